@@ -1,0 +1,115 @@
+"""The ``netsched`` command line (also installed as the kubectl plugin ``kubectl-netsched``).
+
+Each command is a thin face over a module that does the work; no logic lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+app = typer.Typer(
+    name="netsched",
+    help="Network-aware gang scheduling of distributed AI training on Kubernetes.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+# --- dev-cluster: a real local control plane with fake GPU nodes -----------------------------
+
+dev_cluster = typer.Typer(help="A real local control plane (etcd, kube-apiserver, "
+                          "controller-manager, scheduler, KWOK) with fake GPU nodes.",
+                          no_args_is_help=True)
+app.add_typer(dev_cluster, name="dev-cluster")
+
+
+class TopologyChoice(StrEnum):
+    LEAF_SPINE = "leaf-spine"
+    LINGJUN = "lingjun"
+
+
+def _fail(error: Exception) -> NoReturn:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(code=1)
+
+
+@dev_cluster.command("build")
+def dev_cluster_build() -> None:
+    """Build (or find cached) every control-plane binary."""
+    from netsched.devcluster import binaries
+
+    try:
+        for name, path in binaries.ensure_all(announce=True).items():
+            typer.echo(f"{name:<24} {path}")
+    except binaries.ComponentError as error:
+        _fail(error)
+
+
+@dev_cluster.command("up")
+def dev_cluster_up(
+    nodes: Annotated[int, typer.Option(help="Fake GPU nodes in a leaf/spine fat tree.")] = 64,
+    topology: Annotated[TopologyChoice, typer.Option(help="leaf-spine (parametric) or "
+                        "lingjun (847 real hosts).")] = TopologyChoice.LEAF_SPINE,
+    gpus_per_node: Annotated[int, typer.Option(help="nvidia.com/gpu per node.")] = 8,
+    run_dir: Annotated[Path | None, typer.Option(help="Where the cluster's files go.")] = None,
+) -> None:
+    """Start the dev cluster (or reuse a running one) and create its nodes."""
+    from netsched import devcluster
+
+    try:
+        infos = (devcluster.lingjun() if topology is TopologyChoice.LINGJUN
+                 else devcluster.leaf_spine(nodes, gpus_per_node=gpus_per_node))
+        started = time.monotonic()
+        plane = devcluster.up(nodes=infos, run_dir=run_dir, announce=True)
+    except (devcluster.ComponentError, ValueError) as error:
+        _fail(error)
+    typer.echo(f"dev cluster up with {len(infos)} GPU nodes in {time.monotonic() - started:.1f} s")
+    typer.echo(f"  export KUBECONFIG={plane.kubeconfig}")
+    typer.echo(f"  {devcluster.kubectl_path()} get nodes -L netsched.io/spine,netsched.io/leaf")
+    typer.echo("  netsched dev-cluster nodes      # GPU nodes by tier")
+    typer.echo("  netsched dev-cluster down       # stop it and remove its files")
+
+
+@dev_cluster.command("down")
+def dev_cluster_down(run_dir: Annotated[Path | None, typer.Option()] = None) -> None:
+    """Stop the dev cluster and remove its files."""
+    from netsched import devcluster
+
+    typer.echo("dev cluster stopped" if devcluster.down(run_dir) else "no dev cluster was running")
+
+
+@dev_cluster.command("status")
+def dev_cluster_status(run_dir: Annotated[Path | None, typer.Option()] = None) -> None:
+    """Show whether each component is alive, its port and its log."""
+    from netsched import devcluster
+
+    plane = devcluster.ControlPlane.load(run_dir or devcluster.default_run_dir())
+    if plane is None:
+        typer.echo("no dev cluster (start one with: netsched dev-cluster up)")
+        raise typer.Exit(code=1)
+    typer.echo(json.dumps(devcluster.describe(plane), indent=2))
+    if not plane.is_healthy():
+        raise typer.Exit(code=1)
+
+
+@dev_cluster.command("nodes")
+def dev_cluster_nodes(run_dir: Annotated[Path | None, typer.Option()] = None) -> None:
+    """List the fake GPU nodes with their tier labels and free GPUs."""
+    from netsched import devcluster
+
+    plane = devcluster.running(run_dir)
+    if plane is None:
+        _fail(RuntimeError("no healthy dev cluster; start one with: netsched dev-cluster up"))
+    for line in devcluster.node_table(plane):
+        typer.echo(line)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

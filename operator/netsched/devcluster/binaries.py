@@ -1,0 +1,179 @@
+"""Build the dev cluster's Go binaries once and cache them outside the repository.
+
+Each component is built from a wrapper Go module under ``hack/`` (go.mod and
+go.sum committed, binaries never) into
+``$NETSCHED_CACHE/<component>/<version>/`` (default ``~/.cache/netsched``).
+A cached binary is reused as long as its stamp records the same wrapper
+go.sum, so bumping a version in ``hack/`` rebuilds exactly what changed.
+
+The three wrapper modules are kept apart so that Kubernetes', KWOK's and
+etcd's dependency graphs never mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from netsched.devcluster.failures import ComponentError, tail
+
+HACK_DIR = Path(__file__).resolve().parents[3] / "hack"
+BUILD_TIMEOUT_SECONDS = 45 * 60
+
+KUBERNETES_VERSION = "v1.36.3"
+KWOK_VERSION = "v0.8.0"
+ETCD_VERSION = "v3.6.16"
+
+
+def _kubernetes_ldflags(version: str) -> str:
+    """The version stamps upstream's hack/lib/version.sh sets, so ``--version`` is real."""
+    major, minor = version.lstrip("v").split(".")[:2]
+    stamps = []
+    for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        stamps += [
+            f"-X {package}.gitVersion={version}",
+            f"-X {package}.gitMajor={major}",
+            f"-X {package}.gitMinor={minor}",
+            f"-X {package}.gitTreeState=clean",
+        ]
+    return " ".join(["-s", "-w", *stamps])
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One Go-built binary of the dev cluster."""
+
+    name: str
+    version: str
+    module_dir: str
+    package: str
+    ldflags: str = "-s -w"
+
+    @property
+    def wrapper(self) -> Path:
+        return HACK_DIR / self.module_dir
+
+
+COMPONENTS: tuple[Component, ...] = (
+    *(
+        Component(
+            name=name,
+            version=KUBERNETES_VERSION,
+            module_dir="kubernetes",
+            package=f"k8s.io/kubernetes/cmd/{name}",
+            ldflags=_kubernetes_ldflags(KUBERNETES_VERSION),
+        )
+        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+    ),
+    Component(
+        name="kwok",
+        version=KWOK_VERSION,
+        module_dir="kwok",
+        package="sigs.k8s.io/kwok/cmd/kwok",
+    ),
+    Component(name="etcd", version=ETCD_VERSION, module_dir="etcd", package="."),
+)
+
+
+def cache_root() -> Path:
+    """Where built binaries live: ``$NETSCHED_CACHE`` or ``~/.cache/netsched``."""
+    configured = os.environ.get("NETSCHED_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "netsched"
+
+
+def binary_path(component: Component) -> Path:
+    return cache_root() / component.name / component.version / component.name
+
+
+def _stamp(component: Component) -> str:
+    digest = hashlib.sha256()
+    digest.update((component.wrapper / "go.sum").read_bytes())
+    digest.update(component.ldflags.encode())
+    return digest.hexdigest()
+
+
+def is_cached(component: Component) -> bool:
+    binary = binary_path(component)
+    stamp = binary.with_name(".stamp")
+    return binary.is_file() and stamp.is_file() and stamp.read_text() == _stamp(component)
+
+
+def _go_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(CGO_ENABLED="0", GOFLAGS="-mod=readonly")
+    env.setdefault("GOTOOLCHAIN", "local")
+    return env
+
+
+def _require_go() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise ComponentError(
+            component="go toolchain",
+            what="the `go` command is not on PATH, so the control-plane binaries cannot be built",
+            remedy=(
+                "install Go 1.26 or newer (Debian: apt-get install golang, or the tarball from "
+                "your package mirror) or point KUBECONFIG at an existing cluster instead"
+            ),
+        )
+    return go
+
+
+def build(component: Component) -> Path:
+    """Build one component into the cache (or reuse it) and return the binary's path.
+
+    Raises:
+        ComponentError: Go is missing, the module proxy did not serve a module,
+            or the compiler failed; the message carries the tail of Go's output.
+    """
+    binary = binary_path(component)
+    if is_cached(component):
+        return binary
+    go = _require_go()
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    partial = binary.with_name(f".{component.name}.partial")
+    command = [go, "build", "-trimpath", "-ldflags", component.ldflags, "-o", str(partial)]
+    try:
+        result = subprocess.run(
+            [*command, component.package],
+            cwd=component.wrapper,
+            env=_go_environment(),
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as expired:
+        raise ComponentError(
+            component=component.name,
+            what=f"`go build` did not finish within {BUILD_TIMEOUT_SECONDS} s",
+            remedy="check network access to the Go module proxy and free CPU, then retry",
+        ) from expired
+    if result.returncode != 0:
+        raise ComponentError(
+            component=component.name,
+            what=f"`go build {component.package}` in {component.wrapper} failed "
+            f"(exit {result.returncode})",
+            log_tail=tail(result.stderr),
+            remedy=(
+                "if a module was not served, check `go list -m -versions` for it and pin a served "
+                "version in the wrapper go.mod under hack/; otherwise read the compiler output above"
+            ),
+        )
+    partial.replace(binary)
+    binary.with_name(".stamp").write_text(_stamp(component))
+    return binary
+
+
+def ensure_all(*, announce: bool = False) -> dict[str, Path]:
+    """Build (or reuse) every component; returns ``{name: path}``."""
+    paths = {}
+    for component in COMPONENTS:
+        if announce and not is_cached(component):
+            print(f"building {component.name} {component.version} (cached after the first time)…")
+        paths[component.name] = build(component)
+    return paths

@@ -1,0 +1,110 @@
+"""Fixtures shared by every test layer.
+
+``cluster`` is a REAL control plane: the API server, controller-manager and
+scheduler built from the Kubernetes modules, etcd, and KWOK faking the kubelets
+of GPU nodes. Which one, in this order:
+
+1. ``NETSCHED_KUBECONFIG`` names an existing cluster (kind, a lab cluster): use it;
+2. a healthy ``netsched dev-cluster up`` is running: reuse it (its nodes are kept);
+3. otherwise start a fresh dev cluster for this session and stop it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+T = TypeVar("T")
+
+TEST_NODES = 16
+WAIT_SECONDS = 60.0
+
+
+@dataclass
+class Cluster:
+    """A handle on the cluster under test."""
+
+    kubeconfig: Path
+    kubectl_binary: Path
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real kubectl against this cluster; with ``check``, fail on a non-zero exit."""
+        result = subprocess.run(
+            [str(self.kubectl_binary), f"--kubeconfig={self.kubeconfig}", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}"
+            )
+        return result
+
+    def get(self, *args: str) -> Any:
+        """``kubectl get ... -o yaml`` parsed."""
+        return yaml.safe_load(self.kubectl("get", *args, "-o", "yaml").stdout)
+
+    def apply(self, manifest: dict[str, Any] | str, *extra: str) -> None:
+        text = manifest if isinstance(manifest, str) else yaml.safe_dump(manifest)
+        self.kubectl("apply", "--server-side", "-f", "-", *extra, input=text)
+
+    @staticmethod
+    def wait_for(
+        probe: Callable[[], T | None], *, what: str, timeout: float = WAIT_SECONDS
+    ) -> T:
+        """Poll ``probe`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        last: T | None = None
+        while time.monotonic() < deadline:
+            last = probe()
+            if last:
+                return last
+            time.sleep(0.25)
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    from netsched import devcluster
+
+    external = os.environ.get("NETSCHED_KUBECONFIG")
+    if external:
+        yield Cluster(kubeconfig=Path(external), kubectl_binary=devcluster.kubectl_path())
+        return
+    test_nodes = devcluster.leaf_spine(TEST_NODES)
+    reused = devcluster.running()
+    if reused is not None:
+        devcluster.add_nodes(reused, test_nodes)
+        yield Cluster(kubeconfig=reused.kubeconfig, kubectl_binary=devcluster.kubectl_path())
+        return
+    run_dir = Path(tempfile.mkdtemp(prefix="netsched-test-cluster-")) / "cluster"
+    plane = devcluster.up(nodes=test_nodes, run_dir=run_dir)
+    try:
+        yield Cluster(kubeconfig=plane.kubeconfig, kubectl_binary=devcluster.kubectl_path())
+    finally:
+        plane.stop()
+        run_dir.parent.rmdir()
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    """A fresh namespace, deleted (without waiting) after the test."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
