@@ -25,7 +25,7 @@ from netsched.devcluster.controlplane import ControlPlane, describe, start_contr
 from netsched.devcluster.failures import ComponentError
 from netsched.devcluster.nodes import create_nodes, leaf_spine, lingjun, wait_ready
 from netsched.domain.scheme import DEFAULT_SCHEME
-from netsched.domain.topology import NodeInfo
+from netsched.domain.nodes import NodeInfo
 
 __all__ = [
     "ComponentError",

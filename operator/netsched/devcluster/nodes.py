@@ -21,7 +21,8 @@ from kubernetes.client.exceptions import ApiException
 
 from netsched.devcluster.failures import ComponentError
 from netsched.devcluster.kwok import FAKE_NODE_ANNOTATION
-from netsched.domain.topology import NodeInfo, fat_tree, load_lingjun
+from netsched.domain.nodes import NodeInfo
+from netsched.domain.topology_sources import fat_tree, load_lingjun
 
 GPU_RESOURCE = "nvidia.com/gpu"
 HOSTS_PER_LEAF = 8

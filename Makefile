@@ -1,0 +1,52 @@
+# netsched: two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NETSCHED := $(BIN)/netsched
+export GOTOOLCHAIN ?= local
+
+.PHONY: demo test install lint unit integration binaries crds bench down clean
+
+$(BIN)/netsched: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/netsched ## the virtualenv with netsched and its dev tools
+
+binaries: install ## build (once) the control-plane binaries into ~/.cache/netsched
+	$(NETSCHED) dev-cluster build
+
+demo: binaries ## a 64-node leaf/spine cluster of fake GPU nodes on 127.0.0.1
+	$(NETSCHED) dev-cluster up --nodes 64
+	@$(NETSCHED) dev-cluster nodes | head -12
+	@echo "  ... (netsched dev-cluster nodes lists all of them)"
+
+lint: install ## ruff, mypy --strict, the import contracts
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+integration: binaries
+	$(BIN)/pytest tests/integration -q
+
+test: lint binaries ## everything CI runs
+	$(BIN)/pytest tests -q
+
+crds: install ## regenerate crds/ from the pydantic models
+	$(NETSCHED) crd --write
+
+bench: install ## placement benchmark; rewrites docs/benchmarks.md
+	$(BIN)/python bench/placement.py
+
+down: install
+	$(NETSCHED) dev-cluster down
+
+clean: down
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
