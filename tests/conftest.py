@@ -64,10 +64,8 @@ class Cluster:
         self.kubectl("apply", "--server-side", "-f", "-", *extra, input=text)
 
     @staticmethod
-    def wait_for(
-        probe: Callable[[], T | None], *, what: str, timeout: float = WAIT_SECONDS
-    ) -> T:
-        """Poll ``probe`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
+    def wait_for(probe: Callable[[], T | None], *, what: str, timeout: float = WAIT_SECONDS) -> T:
+        """Poll ``probe`` until it returns something truthy; fail naming ``what`` in time."""
         deadline = time.monotonic() + timeout
         last: T | None = None
         while time.monotonic() < deadline:

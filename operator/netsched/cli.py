@@ -23,9 +23,11 @@ app = typer.Typer(
 
 # --- dev-cluster: a real local control plane with fake GPU nodes -----------------------------
 
-dev_cluster = typer.Typer(help="A real local control plane (etcd, kube-apiserver, "
-                          "controller-manager, scheduler, KWOK) with fake GPU nodes.",
-                          no_args_is_help=True)
+dev_cluster = typer.Typer(
+    help="A real local control plane (etcd, kube-apiserver, "
+    "controller-manager, scheduler, KWOK) with fake GPU nodes.",
+    no_args_is_help=True,
+)
 app.add_typer(dev_cluster, name="dev-cluster")
 
 
@@ -42,31 +44,39 @@ def _fail(error: Exception) -> NoReturn:
 @dev_cluster.command("build")
 def dev_cluster_build() -> None:
     """Build (or find cached) every control-plane binary."""
-    from netsched.devcluster import binaries
+    from netsched.devcluster import ComponentError, binaries
 
     try:
         for name, path in binaries.ensure_all(announce=True).items():
             typer.echo(f"{name:<24} {path}")
-    except binaries.ComponentError as error:
+    except ComponentError as error:
         _fail(error)
 
 
 @dev_cluster.command("up")
 def dev_cluster_up(
     nodes: Annotated[int, typer.Option(help="Fake GPU nodes in a leaf/spine fat tree.")] = 64,
-    topology: Annotated[TopologyChoice, typer.Option(help="leaf-spine (parametric) or "
-                        "lingjun (847 real hosts).")] = TopologyChoice.LEAF_SPINE,
+    topology: Annotated[
+        TopologyChoice, typer.Option(help="leaf-spine (parametric) or lingjun (847 real hosts).")
+    ] = TopologyChoice.LEAF_SPINE,
     gpus_per_node: Annotated[int, typer.Option(help="nvidia.com/gpu per node.")] = 8,
     run_dir: Annotated[Path | None, typer.Option(help="Where the cluster's files go.")] = None,
+    apiserver_port: Annotated[
+        int | None, typer.Option(help="Pin the API server's port (default: a free one).")
+    ] = None,
 ) -> None:
     """Start the dev cluster (or reuse a running one) and create its nodes."""
     from netsched import devcluster
 
     try:
-        infos = (devcluster.lingjun() if topology is TopologyChoice.LINGJUN
-                 else devcluster.leaf_spine(nodes, gpus_per_node=gpus_per_node))
+        infos = (
+            devcluster.lingjun()
+            if topology is TopologyChoice.LINGJUN
+            else devcluster.leaf_spine(nodes, gpus_per_node=gpus_per_node)
+        )
         started = time.monotonic()
-        plane = devcluster.up(nodes=infos, run_dir=run_dir, announce=True)
+        ports = {"kube-apiserver": apiserver_port} if apiserver_port else None
+        plane = devcluster.up(nodes=infos, run_dir=run_dir, ports=ports, announce=True)
     except (devcluster.ComponentError, ValueError) as error:
         _fail(error)
     typer.echo(f"dev cluster up with {len(infos)} GPU nodes in {time.monotonic() - started:.1f} s")
@@ -113,3 +123,7 @@ def dev_cluster_nodes(run_dir: Annotated[Path | None, typer.Option()] = None) ->
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

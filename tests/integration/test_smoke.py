@@ -27,8 +27,11 @@ def some_node(cluster: Cluster) -> str:
 def gpu_pod(name: str, *, gpus: int, gated: bool = False) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "containers": [
-            {"name": "worker", "image": "registry.example/trainer:1",
-             "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}
+            {
+                "name": "worker",
+                "image": "registry.example/trainer:1",
+                "resources": {"limits": {"nvidia.com/gpu": str(gpus)}},
+            }
         ],
     }
     if gated:
@@ -60,8 +63,11 @@ def test_gated_pod_waits_then_binds_where_the_node_selector_says(
     cluster.apply(gpu_pod("rank-0", gpus=4, gated=True), "-n", namespace)
 
     pod = cluster.wait_for(
-        lambda: (p := cluster.get("pod", "rank-0", "-n", namespace))
-        and condition(p, "PodScheduled") and p,
+        lambda: (
+            (p := cluster.get("pod", "rank-0", "-n", namespace))
+            and condition(p, "PodScheduled")
+            and p
+        ),
         what="the gated pod's PodScheduled condition",
     )
     assert pod["status"]["phase"] == "Pending"
@@ -72,15 +78,32 @@ def test_gated_pod_waits_then_binds_where_the_node_selector_says(
 
     # While gated, a pod's node selector may still be set; then lift the gate.
     cluster.kubectl(
-        "patch", "pod", "rank-0", "-n", namespace, "--type=merge",
-        "-p", f'{{"spec": {{"nodeSelector": {{"kubernetes.io/hostname": "{some_node}"}}}}}}',
+        "patch",
+        "pod",
+        "rank-0",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        f'{{"spec": {{"nodeSelector": {{"kubernetes.io/hostname": "{some_node}"}}}}}}',
     )
-    cluster.kubectl("patch", "pod", "rank-0", "-n", namespace, "--type=json",
-                    "-p", '[{"op": "remove", "path": "/spec/schedulingGates"}]')
+    cluster.kubectl(
+        "patch",
+        "pod",
+        "rank-0",
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        '[{"op": "remove", "path": "/spec/schedulingGates"}]',
+    )
 
     running = cluster.wait_for(
-        lambda: (p := cluster.get("pod", "rank-0", "-n", namespace))
-        and p["status"].get("phase") == "Running" and p,
+        lambda: (
+            (p := cluster.get("pod", "rank-0", "-n", namespace))
+            and p["status"].get("phase") == "Running"
+            and p
+        ),
         what="the ungated pod to be bound and Running",
     )
     assert running["spec"]["nodeName"] == some_node
@@ -128,19 +151,41 @@ def test_a_custom_resource_definition_is_served(cluster: Cluster, namespace: str
             "group": "smoke.netsched.io",
             "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
             "scope": "Namespaced",
-            "versions": [{
-                "name": "v1", "served": True, "storage": True,
-                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                    "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}},
-            }],
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {"size": {"type": "integer"}},
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
         },
     }
     cluster.apply(crd)
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                    "crd/widgets.smoke.netsched.io")
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", "crd/widgets.smoke.netsched.io"
+    )
 
-    cluster.apply({"apiVersion": "smoke.netsched.io/v1", "kind": "Widget",
-                   "metadata": {"name": "w1"}, "spec": {"size": 3}}, "-n", namespace)
+    cluster.apply(
+        {
+            "apiVersion": "smoke.netsched.io/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w1"},
+            "spec": {"size": 3},
+        },
+        "-n",
+        namespace,
+    )
 
     assert cluster.get("widget", "w1", "-n", namespace)["spec"] == {"size": 3}
     cluster.kubectl("delete", "crd", "widgets.smoke.netsched.io", "--wait=false")

@@ -23,9 +23,17 @@ from kubernetes import client, config
 from netsched.devcluster.binaries import COMPONENTS, binary_path, cache_root
 from netsched.devcluster.controlplane import ControlPlane, describe, start_control_plane
 from netsched.devcluster.failures import ComponentError
-from netsched.devcluster.nodes import create_nodes, leaf_spine, lingjun, wait_ready
-from netsched.domain.scheme import DEFAULT_SCHEME
+from netsched.devcluster.nodes import (
+    GPU_RESOURCE,
+    create_nodes,
+    is_ready,
+    leaf_spine,
+    lingjun,
+    list_fake_nodes,
+    wait_ready,
+)
 from netsched.domain.nodes import NodeInfo
+from netsched.domain.scheme import DEFAULT_SCHEME
 
 __all__ = [
     "ComponentError",
@@ -34,8 +42,8 @@ __all__ = [
     "default_run_dir",
     "describe",
     "down",
-    "leaf_spine",
     "kubectl_path",
+    "leaf_spine",
     "lingjun",
     "node_table",
     "running",
@@ -50,7 +58,9 @@ def default_run_dir() -> Path:
 def api_client(kubeconfig: Path) -> client.ApiClient:
     """A Kubernetes API client for ``kubeconfig`` (never the process-wide default)."""
     configuration = client.Configuration()
-    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig), client_configuration=configuration
+    )
     configuration.connection_pool_maxsize = 32
     return client.ApiClient(configuration)
 
@@ -70,7 +80,11 @@ def add_nodes(plane: ControlPlane, nodes: Sequence[NodeInfo]) -> None:
 
 
 def up(
-    *, nodes: Sequence[NodeInfo], run_dir: Path | None = None, announce: bool = False
+    *,
+    nodes: Sequence[NodeInfo],
+    run_dir: Path | None = None,
+    ports: dict[str, int] | None = None,
+    announce: bool = False,
 ) -> ControlPlane:
     """Start the control plane (or reuse a healthy one in ``run_dir``) and add ``nodes``.
 
@@ -94,7 +108,7 @@ def up(
             )
         elif run_dir.exists():
             run_dir.rmdir()
-        plane = start_control_plane(run_dir, announce=announce)
+        plane = start_control_plane(run_dir, ports=ports, announce=announce)
     try:
         add_nodes(plane, nodes)
     except BaseException:
@@ -124,13 +138,15 @@ def node_table(plane: ControlPlane) -> list[str]:
     header = ["NODE", *(level.name.upper() for level in DEFAULT_SCHEME.levels), "GPUS", "READY"]
     rows = [header]
     with api_client(plane.kubeconfig) as api:
-        for node in client.CoreV1Api(api).list_node(label_selector="type=kwok").items:
-            labels = node.metadata.labels or {}
-            ready = any(c.type == "Ready" and c.status == "True"
-                        for c in node.status.conditions or [])
-            gpus = (node.status.allocatable or {}).get("nvidia.com/gpu", "0")
-            rows.append([node.metadata.name, *(labels.get(k, "-") for k in keys), gpus,
-                         "yes" if ready else "no"])
+        for node in list_fake_nodes(client.CoreV1Api(api)):
+            labels = node["metadata"].get("labels", {})
+            gpus = node.get("status", {}).get("allocatable", {}).get(GPU_RESOURCE, "0")
+            ready = "yes" if is_ready(node) else "no"
+            rows.append(
+                [node["metadata"]["name"], *(labels.get(k, "-") for k in keys), gpus, ready]
+            )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]

@@ -160,8 +160,9 @@ def build(component: Component) -> Path:
             f"(exit {result.returncode})",
             log_tail=tail(result.stderr),
             remedy=(
-                "if a module was not served, check `go list -m -versions` for it and pin a served "
-                "version in the wrapper go.mod under hack/; otherwise read the compiler output above"
+                "if a module was not served, check `go list -m -versions` for it and pin a "
+                "served version in the wrapper go.mod under hack/; otherwise read the compiler "
+                "output above"
             ),
         )
     partial.replace(binary)

@@ -33,6 +33,7 @@ from netsched.devcluster.processes import (
     http_ok,
     https_ok,
     is_alive,
+    port_is_open,
     start,
     stop,
     wait_until,
@@ -94,8 +95,9 @@ class ControlPlane:
         processes = [
             Running(name=p["name"], pid=p["pid"], log=Path(p["log"])) for p in state["processes"]
         ]
-        return cls(run_dir=run_dir, server=state["server"], ports=state["ports"],
-                   processes=processes)
+        return cls(
+            run_dir=run_dir, server=state["server"], ports=state["ports"], processes=processes
+        )
 
     def health(self) -> dict[str, bool]:
         """Per component: is its process alive?  Plus ``apiserver-ready`` from /readyz."""
@@ -125,11 +127,16 @@ def _write_kubeconfig(path: Path, *, server: str, ca: Path, user: str, token: st
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "netsched-dev",
-                      "cluster": {"server": server, "certificate-authority": str(ca)}}],
+        "clusters": [
+            {
+                "name": "netsched-dev",
+                "cluster": {"server": server, "certificate-authority": str(ca)},
+            }
+        ],
         "users": [{"name": user, "user": {"token": token}}],
-        "contexts": [{"name": "netsched-dev",
-                      "context": {"cluster": "netsched-dev", "user": user}}],
+        "contexts": [
+            {"name": "netsched-dev", "context": {"cluster": "netsched-dev", "user": user}}
+        ],
         "current-context": "netsched-dev",
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -142,7 +149,9 @@ def _write_identities(run_dir: Path, *, server: str, ca: Path) -> dict[str, Path
     lines, kubeconfigs = [], {}
     for index, (identity, (user, groups)) in enumerate(IDENTITIES.items()):
         token = pki.new_token()
-        lines.append(f'{token},{user},uid-{index},"{groups}"' if groups else f"{token},{user},uid-{index}")
+        lines.append(
+            f'{token},{user},uid-{index},"{groups}"' if groups else f"{token},{user},uid-{index}"
+        )
         name = "kubeconfig" if identity == "admin" else f"{identity}.kubeconfig"
         kubeconfigs[identity] = _write_kubeconfig(
             run_dir / name, server=server, ca=ca, user=user, token=token
@@ -154,8 +163,13 @@ def _write_identities(run_dir: Path, *, server: str, ca: Path) -> dict[str, Path
 
 
 def _component_arguments(
-    run_dir: Path, *, bins: dict[str, Path], ports: dict[str, int],
-    keys: pki.ClusterPKI, kubeconfigs: dict[str, Path], kwok_config: Path,
+    run_dir: Path,
+    *,
+    bins: dict[str, Path],
+    ports: dict[str, int],
+    keys: pki.ClusterPKI,
+    kubeconfigs: dict[str, Path],
+    kwok_config: Path,
 ) -> dict[str, list[str]]:
     etcd_url = f"http://127.0.0.1:{ports['etcd']}"
     peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
@@ -174,18 +188,27 @@ def _component_arguments(
 
     return {
         "etcd": [
-            str(bins["etcd"]), "--name=netsched-dev", f"--data-dir={run_dir / 'etcd'}",
-            f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-            f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
+            str(bins["etcd"]),
+            "--name=netsched-dev",
+            f"--data-dir={run_dir / 'etcd'}",
+            f"--listen-client-urls={etcd_url}",
+            f"--advertise-client-urls={etcd_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
             f"--initial-cluster=netsched-dev={peer_url}",
             # A throw-away cluster: durability is not worth the fsync latency.
-            "--unsafe-no-fsync", "--quota-backend-bytes=4294967296", "--log-level=warn",
+            "--unsafe-no-fsync",
+            "--quota-backend-bytes=4294967296",
+            "--log-level=warn",
         ],
         "kube-apiserver": [
-            str(bins["kube-apiserver"]), f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            str(bins["kube-apiserver"]),
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
             f"--secure-port={ports['kube-apiserver']}",
-            f"--tls-cert-file={keys.serving_cert}", f"--tls-private-key-file={keys.serving_key}",
+            f"--tls-cert-file={keys.serving_cert}",
+            f"--tls-private-key-file={keys.serving_key}",
             f"--client-ca-file={keys.ca_cert}",
             f"--token-auth-file={run_dir / 'pki' / 'tokens.csv'}",
             "--authorization-mode=RBAC",
@@ -193,29 +216,34 @@ def _component_arguments(
             f"--service-account-key-file={keys.service_account_pub}",
             f"--service-account-signing-key-file={keys.service_account_key}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--allow-privileged=true", "--profiling=false",
-            "--max-requests-inflight=1000", "--max-mutating-requests-inflight=500",
+            "--allow-privileged=true",
+            "--profiling=false",
+            "--max-requests-inflight=1000",
+            "--max-mutating-requests-inflight=500",
         ],
         "kube-controller-manager": [
             *component("kube-controller-manager"),
             f"--service-account-private-key-file={keys.service_account_key}",
             f"--root-ca-file={keys.ca_cert}",
             "--use-service-account-credentials=true",
-            "--kube-api-qps=200", "--kube-api-burst=400",
+            "--kube-api-qps=200",
+            "--kube-api-burst=400",
         ],
-        "kube-scheduler": [*component("kube-scheduler"), "--kube-api-qps=200",
-                           "--kube-api-burst=400"],
+        "kube-scheduler": [
+            *component("kube-scheduler"),
+            "--kube-api-qps=200",
+            "--kube-api-burst=400",
+        ],
         "kwok": [
             str(bins["kwok"]),
-            *kwok.arguments(config=kwok_config, kubeconfig=kubeconfigs["admin"],
-                            server_port=ports["kwok"]),
+            *kwok.arguments(
+                config=kwok_config, kubeconfig=kubeconfigs["admin"], server_port=ports["kwok"]
+            ),
         ],
     }
 
 
-def _readiness(
-    name: str, *, ports: dict[str, int], ca: Path, token: str
-) -> Callable[[], bool]:
+def _readiness(name: str, *, ports: dict[str, int], ca: Path, token: str) -> Callable[[], bool]:
     port = ports[name]
     if name == "etcd":
         return lambda: http_ok(f"http://127.0.0.1:{port}/health")
@@ -238,27 +266,50 @@ REMEDIES = {
 START_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
-def start_control_plane(run_dir: Path, *, announce: bool = False) -> ControlPlane:
+def _claim_ports(requested: dict[str, int]) -> dict[str, int]:
+    """Free ports for every component; a requested port that is taken is an error, not a retry."""
+    for name, port in requested.items():
+        if port_is_open(port):
+            raise ComponentError(
+                component=name,
+                what=f"port {port} on 127.0.0.1 is already in use by another process",
+                remedy=f"stop whatever listens there (ss -ltnp 'sport = :{port}') or choose "
+                "another port, or leave it unset to get a free one",
+            )
+    return {name: requested.get(name) or free_port() for name in (*START_ORDER, "etcd-peer")}
+
+
+def start_control_plane(
+    run_dir: Path, *, ports: dict[str, int] | None = None, announce: bool = False
+) -> ControlPlane:
     """Start a fresh control plane whose files live in ``run_dir`` (created, must be empty).
+
+    ``ports`` pins some components' ports (``{"kube-apiserver": 6443}``); the rest get
+    free ones.
 
     Raises:
         ComponentError: a component failed to build, start or become ready; whatever
             had started is stopped again and ``run_dir`` removed.
     """
-    # phase 1: binaries
+    # phase 1: binaries and ports
     bins = binaries.ensure_all(announce=announce)
+    ports = _claim_ports(ports or {})
     # phase 2: keys, tokens, kubeconfigs, KWOK's stages
     run_dir.mkdir(parents=True, exist_ok=False)
-    names = (*START_ORDER, "etcd-peer")
-    ports = {name: free_port() for name in names}
     server = f"https://127.0.0.1:{ports['kube-apiserver']}"
     keys = pki.write_pki(run_dir / "pki")
     kubeconfigs = _write_identities(run_dir, server=server, ca=keys.ca_cert)
     plane = ControlPlane(run_dir=run_dir, server=server, ports=ports)
     try:
         kwok_config = kwok.write_config(run_dir / "kwok.yaml")
-        argv = _component_arguments(run_dir, bins=bins, ports=ports, keys=keys,
-                                    kubeconfigs=kubeconfigs, kwok_config=kwok_config)
+        argv = _component_arguments(
+            run_dir,
+            bins=bins,
+            ports=ports,
+            keys=keys,
+            kubeconfigs=kubeconfigs,
+            kwok_config=kwok_config,
+        )
         # phase 3: start in dependency order, each ready before the next
         for name in START_ORDER:
             if announce:
@@ -283,9 +334,13 @@ def start_control_plane(run_dir: Path, *, announce: bool = False) -> ControlPlan
 
 def describe(plane: ControlPlane) -> dict[str, object]:
     """What ``dev-cluster status`` prints."""
-    return {"server": plane.server, "kubeconfig": str(plane.kubeconfig),
-            "health": plane.health(), "ports": plane.ports,
-            "logs": {p.name: str(p.log) for p in plane.processes}}
+    return {
+        "server": plane.server,
+        "kubeconfig": str(plane.kubeconfig),
+        "health": plane.health(),
+        "ports": plane.ports,
+        "logs": {p.name: str(p.log) for p in plane.processes},
+    }
 
 
 __all__ = ["ComponentError", "ControlPlane", "describe", "start_control_plane"]

@@ -9,12 +9,13 @@ cluster with NVIDIA's device plugin.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -37,8 +38,13 @@ def leaf_spine(count: int, *, gpus_per_node: int = 8) -> list[NodeInfo]:
     if count < 1:
         raise ValueError(f"--nodes must be at least 1, got {count}")
     spines = math.ceil(count / (HOSTS_PER_LEAF * LEAVES_PER_SPINE))
-    nodes = fat_tree(cores=1, spines_per_core=spines, leaves_per_spine=LEAVES_PER_SPINE,
-                     hosts_per_leaf=HOSTS_PER_LEAF, gpus_per_host=gpus_per_node)
+    nodes = fat_tree(
+        cores=1,
+        spines_per_core=spines,
+        leaves_per_spine=LEAVES_PER_SPINE,
+        hosts_per_leaf=HOSTS_PER_LEAF,
+        gpus_per_host=gpus_per_node,
+    )
     return nodes[:count]
 
 
@@ -56,8 +62,12 @@ def lingjun(path: Path = LINGJUN_TOPOLOGY) -> list[NodeInfo]:
 def node_manifest(info: NodeInfo) -> dict[str, Any]:
     """The Node object for one fake GPU host."""
     key, value = FAKE_NODE_ANNOTATION
-    resources = {"cpu": "128", "memory": "2Ti", "pods": "110",
-                 GPU_RESOURCE: str(info.allocatable_gpus)}
+    resources = {
+        "cpu": "128",
+        "memory": "2Ti",
+        "pods": "110",
+        GPU_RESOURCE: str(info.allocatable_gpus),
+    }
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -78,7 +88,7 @@ def node_manifest(info: NodeInfo) -> dict[str, Any]:
 
 def _create(api: client.CoreV1Api, manifest: dict[str, Any]) -> None:
     try:
-        api.create_node(manifest)
+        api.create_node(cast(Any, manifest))  # the client sends plain dicts as they are
     except ApiException as error:
         if error.status != 409:  # already there from an earlier `up`: keep it
             raise
@@ -90,17 +100,24 @@ def create_nodes(api: client.CoreV1Api, nodes: Sequence[NodeInfo]) -> None:
         list(pool.map(lambda info: _create(api, node_manifest(info)), nodes))
 
 
+def list_fake_nodes(api: client.CoreV1Api) -> list[dict[str, Any]]:
+    """Every KWOK-managed node, as the API server's JSON."""
+    response: Any = api.list_node(label_selector="type=kwok", _preload_content=False)
+    return list(json.loads(response.data)["items"])
+
+
+def is_ready(node: dict[str, Any]) -> bool:
+    conditions = node.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
 def _ready_names(api: client.CoreV1Api) -> set[str]:
-    ready = set()
-    for node in api.list_node(label_selector="type=kwok").items:
-        for condition in node.status.conditions or []:
-            if condition.type == "Ready" and condition.status == "True":
-                ready.add(node.metadata.name)
-    return ready
+    return {node["metadata"]["name"] for node in list_fake_nodes(api) if is_ready(node)}
 
 
-def wait_ready(api: client.CoreV1Api, names: Iterable[str],
-               timeout: float = READY_TIMEOUT_SECONDS) -> None:
+def wait_ready(
+    api: client.CoreV1Api, names: Iterable[str], timeout: float = READY_TIMEOUT_SECONDS
+) -> None:
     """Wait until KWOK has made every named node Ready.
 
     Raises:

@@ -65,9 +65,15 @@ def _certificate(
     if is_ca:
         builder = builder.add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -76,7 +82,9 @@ def _certificate(
             x509.DNSName(dns)
             for dns in ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
         ]
-        names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", SERVICE_CLUSTER_IP)]
+        names += [
+            x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", SERVICE_CLUSTER_IP)
+        ]
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         builder = builder.add_extension(
             x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
@@ -89,13 +97,19 @@ def write_pki(directory: Path) -> ClusterPKI:
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _certificate(
-        subject="netsched-dev-ca", public_key=ca_key.public_key(), issuer=None,
-        signing_key=ca_key, is_ca=True,
+        subject="netsched-dev-ca",
+        public_key=ca_key.public_key(),
+        issuer=None,
+        signing_key=ca_key,
+        is_ca=True,
     )
     serving_key = ec.generate_private_key(ec.SECP256R1())
     serving = _certificate(
-        subject="kube-apiserver", public_key=serving_key.public_key(), issuer=ca.subject,
-        signing_key=ca_key, is_ca=False,
+        subject="kube-apiserver",
+        public_key=serving_key.public_key(),
+        issuer=ca.subject,
+        signing_key=ca_key,
+        is_ca=False,
     )
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pki = ClusterPKI(
