@@ -1,0 +1,271 @@
+"""The cost model: bytes per link per training step, and the time they take.
+
+Given a :class:`~netsched.domain.demand.Demand`, its ranks in order (rank i runs on
+node ``order[i]``) and a snapshot, :func:`predict` returns a :class:`Cost`.
+
+Links are the uplinks of the switch tree (host -> leaf, leaf -> spine, spine ->
+core). They are full duplex, so a link's load is its busier direction. With S the
+demand's ``bytes_per_step`` and N the ranks in a group, per step:
+
+* **DataParallel**, ring all-reduce: every ring edge carries ``2(N-1)/N * S``
+  (reduce-scatter then all-gather; NCCL's "bus bandwidth" factor for all-reduce,
+  see NCCL's ``doc/PERFORMANCE.md`` in nccl-tests). Ranks are ordered so the ring
+  leaves each domain once, so an uplink carries one edge each way.
+* **ModelParallel / PipelineParallel**, a chain: rank i sends S to rank i+1.
+* **ExpertParallel**, all-to-all: every ordered pair exchanges ``S/N`` (NCCL's
+  all-to-all factor ``(N-1)/N`` per rank). A domain holding k of the N ranks sends
+  ``k * (N-k) * S/N`` up its uplink and receives as much. That per-domain count is
+  used directly; no pair is ever enumerated.
+* **Hybrid** with degrees (T, P, D): global GPU index ``g = t + T*(p + P*d)`` and GPU
+  g lives in pod ``g // gpus_per_pod``, so tensor groups sit inside a pod and each
+  pipeline replica d is a contiguous block of ranks. Each group is costed with its
+  own pattern on payload S (S is the per-GPU payload): tensor groups as rings
+  over T GPUs, pipelines as chains over P stages (one per tensor rank), data
+  parallel as rings over the D replicas (one per tensor rank and stage). Their link
+  loads add up.
+* **None**: no traffic, zero cost.
+
+Traffic between ranks on the same node uses NVLink and costs nothing on the
+network: intra-node bandwidth is an order of magnitude above a NIC's, so it never
+sets the step time of a multi-node gang. That is the one simplification here.
+
+The predicted communication time per step is the bottleneck: ``max over links of
+bytes / (Gbps * 1e9 / 8)``. Links run at their measured bandwidth when fresh, else
+nominal (see :func:`netsched.domain.topology.build_snapshot`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from netsched.domain.demand import Demand, Pattern
+from netsched.domain.topology import ClusterSnapshot, Domain
+
+BYTES_PER_GBPS = 1e9 / 8
+_Pairs = dict[tuple[int, int], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What a placement costs per training step.
+
+    Attributes:
+        comm_seconds: predicted communication time per step (the bottleneck link's).
+        tier_spanned: the lowest tier whose single domain holds every rank.
+        domain: the id of that domain (a node name for ``"host"``).
+        cross_tier_bytes: tier -> bytes per step over all uplinks of that tier, both
+            directions summed, narrowest tier first (the widest tier has no uplinks).
+        link_bytes: domain id -> bytes per step on its uplink, busier direction; only
+            links that carry traffic.
+        bottleneck: id of the domain whose uplink sets ``comm_seconds``; None without
+            network traffic.
+        bottleneck_gbps: that uplink's bandwidth.
+    """
+
+    comm_seconds: float
+    tier_spanned: str
+    domain: str
+    cross_tier_bytes: Mapping[str, float]
+    link_bytes: Mapping[str, float]
+    bottleneck: str | None = None
+    bottleneck_gbps: float | None = None
+
+    def ranking(self) -> tuple[float, ...]:
+        """Sort key: comm time, then cross-tier bytes widest tier first (smaller wins).
+
+        Times are rounded to 12 significant digits so that equal placements costed
+        along different summation orders still tie.
+        """
+        widest_first = tuple(reversed(list(self.cross_tier_bytes.values())))
+        return (_rounded(self.comm_seconds), *map(_rounded, widest_first))
+
+
+def predict(demand: Demand, order: Sequence[str], snapshot: ClusterSnapshot) -> Cost:
+    """Cost ``demand`` with rank i on node ``order[i]``.
+
+    Example:
+        >>> from datetime import datetime, timedelta
+        >>> from netsched.domain.demand import Demand, Pattern
+        >>> from netsched.domain.scheme import DEFAULT_SCHEME
+        >>> from netsched.domain.topology import build_snapshot, fat_tree
+        >>> nodes = fat_tree(cores=1, spines_per_core=1, leaves_per_spine=2, hosts_per_leaf=2)
+        >>> snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME, now=datetime(2024, 1, 1),
+        ...                       measurement_ttl=timedelta(minutes=5))
+        >>> job = Demand(name="ns/j", replicas=2, gpus_per_pod=8,
+        ...              pattern=Pattern.DATA_PARALLEL, bytes_per_step=50_000_000_000)
+        >>> predict(job, ["node-c0-s0-l0-h0", "node-c0-s0-l0-h1"], snap).comm_seconds
+        1.0
+
+    Raises:
+        ValueError: ``order`` does not have one node per replica; a Hybrid demand
+            lacks degrees matching its GPU count; or two ranks sit under different
+            widest-level domains, which share no link.
+        KeyError: a node is unknown to the snapshot or excluded from it.
+    """
+    if len(order) != demand.replicas:
+        raise ValueError(f"{demand.name}: {len(order)} nodes for {demand.replicas} ranks")
+    hosts = [snapshot.host_index(node) for node in order]
+    out: defaultdict[int, float] = defaultdict(float)
+    into: defaultdict[int, float] = defaultdict(float)
+    size = float(demand.bytes_per_step)
+    pattern = demand.pattern
+    if pattern is Pattern.DATA_PARALLEL:
+        _add_pairs(snapshot, _ring(hosts, size, {}), out, into)
+    elif pattern in (Pattern.MODEL_PARALLEL, Pattern.PIPELINE_PARALLEL):
+        _add_pairs(snapshot, _chain(hosts, size, {}), out, into)
+    elif pattern is Pattern.EXPERT_PARALLEL:
+        _add_all_to_all(snapshot, hosts, size, out, into)
+    elif pattern is Pattern.HYBRID:
+        _add_pairs(snapshot, _hybrid(demand, hosts, size), out, into)
+    return _summarise(snapshot, hosts, out, into)
+
+
+def ring_edge_bytes(ranks: int, payload: float) -> float:
+    """Bytes on each edge of a ring all-reduce of ``payload`` over ``ranks``: 2(N-1)/N*S."""
+    return 2 * (ranks - 1) / ranks * payload if ranks > 1 else 0.0
+
+
+def _ring(hosts: Sequence[int], payload: float, pairs: _Pairs) -> _Pairs:
+    edge = ring_edge_bytes(len(hosts), payload)
+    for i, source in enumerate(hosts):
+        target = hosts[(i + 1) % len(hosts)]
+        if source != target:
+            pairs[source, target] = pairs.get((source, target), 0.0) + edge
+    return pairs
+
+
+def _chain(hosts: Sequence[int], payload: float, pairs: _Pairs) -> _Pairs:
+    for source, target in itertools.pairwise(hosts):
+        if source != target:
+            pairs[source, target] = pairs.get((source, target), 0.0) + payload
+    return pairs
+
+
+def _hybrid(demand: Demand, hosts: Sequence[int], payload: float) -> _Pairs:
+    """Tensor rings, pipeline chains and data-parallel rings over GPUs; see module doc."""
+    degrees = demand.degrees
+    if degrees is None or demand.gpus_per_pod < 1 or degrees.total != demand.total_gpus:
+        raise ValueError(
+            f"{demand.name}: Hybrid needs degrees with tensor*pipeline*data equal to its "
+            f"{demand.total_gpus} GPUs, got {degrees}"
+        )
+    t_deg, p_deg, d_deg = degrees.tensor, degrees.pipeline, degrees.data
+    per_pod = demand.gpus_per_pod
+
+    def host(t: int, p: int, d: int) -> int:
+        return hosts[(t + t_deg * (p + p_deg * d)) // per_pod]
+
+    pairs: _Pairs = {}
+    for d in range(d_deg):
+        for p in range(p_deg):
+            _ring([host(t, p, d) for t in range(t_deg)], payload, pairs)
+        for t in range(t_deg):
+            _chain([host(t, p, d) for p in range(p_deg)], payload, pairs)
+    for t in range(t_deg):
+        for p in range(p_deg):
+            _ring([host(t, p, d) for d in range(d_deg)], payload, pairs)
+    return pairs
+
+
+def _add_pairs(
+    snapshot: ClusterSnapshot,
+    pairs: Mapping[tuple[int, int], float],
+    out: defaultdict[int, float],
+    into: defaultdict[int, float],
+) -> None:
+    """Route each host-to-host flow up to the lowest common switch and back down."""
+    for (source, target), size in pairs.items():
+        up, down = snapshot.ancestors(source), snapshot.ancestors(target)
+        for climbing, descending in zip(up, down, strict=True):
+            if climbing == descending:
+                break
+            if snapshot.domains[climbing].parent is None:
+                raise _disconnected(snapshot, climbing, descending)
+            out[climbing] += size
+            into[descending] += size
+
+
+def _add_all_to_all(
+    snapshot: ClusterSnapshot,
+    hosts: Sequence[int],
+    payload: float,
+    out: defaultdict[int, float],
+    into: defaultdict[int, float],
+) -> None:
+    ranks = len(hosts)
+    inside = Counter(d for host in hosts for d in snapshot.ancestors(host))
+    for domain, count in inside.items():
+        if count == ranks:
+            continue
+        if snapshot.domains[domain].parent is None:
+            others = [d for d in inside if snapshot.domains[d].parent is None and d != domain]
+            raise _disconnected(snapshot, domain, others[0])
+        size = count * (ranks - count) * payload / ranks
+        out[domain] += size
+        into[domain] += size
+
+
+def _disconnected(snapshot: ClusterSnapshot, first: int, second: int) -> ValueError:
+    first_id, second_id = snapshot.domains[first].id, snapshot.domains[second].id
+    tier = snapshot.domains[first].tier
+    return ValueError(
+        f"ranks span {tier}s {first_id} and {second_id}, which share no link in this topology"
+    )
+
+
+def _summarise(
+    snapshot: ClusterSnapshot,
+    hosts: Sequence[int],
+    out: Mapping[int, float],
+    into: Mapping[int, float],
+) -> Cost:
+    domains = snapshot.domains
+    tiers = snapshot.scheme.tier_names[:-1]
+    crossing = dict.fromkeys(tiers, 0.0)
+    link_bytes: dict[str, float] = {}
+    worst: tuple[float, int, int] | None = None
+    for index in sorted(set(out) | set(into)):
+        domain = domains[index]
+        busier = max(out.get(index, 0.0), into.get(index, 0.0))
+        crossing[domain.tier] += out.get(index, 0.0) + into.get(index, 0.0)
+        link_bytes[domain.id] = busier
+        seconds = _seconds(busier, domain.uplink_gbps)
+        key = (seconds, domain.tier_rank, index)
+        if worst is None or key[:2] > worst[:2]:
+            worst = key
+    spanned = _lowest_common(snapshot, set(hosts))
+    return Cost(
+        comm_seconds=worst[0] if worst else 0.0,
+        tier_spanned=spanned.tier if spanned else tiers[0],
+        domain=spanned.id if spanned else "",
+        cross_tier_bytes=MappingProxyType(crossing),
+        link_bytes=MappingProxyType(link_bytes),
+        bottleneck=domains[worst[2]].id if worst else None,
+        bottleneck_gbps=domains[worst[2]].uplink_gbps if worst else None,
+    )
+
+
+def _seconds(size: float, gbps: float | None) -> float:
+    if size <= 0:
+        return 0.0
+    return float("inf") if not gbps else size / (gbps * BYTES_PER_GBPS)
+
+
+def _lowest_common(snapshot: ClusterSnapshot, hosts: Iterable[int]) -> Domain | None:
+    """The lowest domain holding every host; None without hosts (or across cores)."""
+    chains = [snapshot.ancestors(h) for h in hosts]
+    if not chains:
+        return None
+    for level in range(len(chains[0])):
+        found = {chain[level] for chain in chains}
+        if len(found) == 1:
+            return snapshot.domains[found.pop()]
+    return None
+
+
+def _rounded(value: float) -> float:
+    return float(f"{value:.12g}")

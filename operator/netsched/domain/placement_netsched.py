@@ -1,0 +1,225 @@
+"""netsched's own strategy: the cheapest gang by predicted communication time.
+
+Kueue's topology-aware scheduling finds the lowest tier with a domain that fits
+and packs it by free capacity. netsched starts the same way but lets the cost
+model (with *measured* uplink bandwidth) choose among domains and among ways of
+splitting the gang over their children, so a degraded leaf or spine uplink is
+avoided when a healthy one exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netsched.domain.cost import BYTES_PER_GBPS, Cost, predict, ring_edge_bytes
+from netsched.domain.demand import Demand, Pattern
+from netsched.domain.gang import (
+    Capacity,
+    Outcome,
+    checked,
+    count_capacity,
+    fitting,
+    no_room,
+    placed,
+    ring_order,
+    tier_limit,
+    without,
+)
+from netsched.domain.placement_fill import EVENLY, FASTEST, FEWEST, FillPolicy, Share, fill
+from netsched.domain.topology import ClusterSnapshot
+
+NAME = "netsched"
+CANDIDATE_BUDGET = 8
+"""Candidate domains per tier costed in full, at most, once one placement is in hand."""
+
+
+@checked(NAME)
+def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
+    """Place the gang where its predicted communication time is lowest.
+
+    The algorithm, in four phases:
+
+    1. **Count** bottom-up how many of the gang's pods fit in every domain (a node
+       with 7 free GPUs holds no 8-GPU pod).
+    2. **Candidates.** Walk the tiers from host upward, at most to ``maxTier``. The
+       first tier with a domain that holds the whole gang is the gang's natural
+       tier; its fitting domains are candidates, and inside each the pods are shared
+       out to children three ways: fastest measured uplinks first, fewest children
+       first, and evenly (see :mod:`netsched.domain.placement_fill`). Wider tiers,
+       up to ``maxTier``, add their fitting domains with the even share only: an
+       all-to-all gang spread thin over many uplinks can beat one packed behind a
+       few, and the cost model, not a rule of thumb, decides. Per tier, candidates
+       are ordered by a lower bound on their communication time (each child the gang
+       spans carries at least one edge of traffic over an uplink no faster than the
+       slowest it must use), then fewest children needed, then best fit.
+    3. **Order ranks** depth-first along the tree so the ring (or chain) leaves
+       each domain once.
+    4. **Cost** each option with :func:`netsched.domain.cost.predict` and keep the
+       best by: preferredTier honoured, communication time, cross-tier bytes (widest
+       tier first), then fragmentation (least room left in the chosen domain and on
+       the chosen nodes). Per tier, costing stops after :data:`CANDIDATE_BUDGET`
+       candidates, or once a candidate's lower bound exceeds the best time found.
+
+    Then the domains inside the chosen one whose uplinks are measured below nominal
+    are counted as full, slowest first, as long as the chosen domain still holds the
+    gang, and the pods are shared out again each time: the greedy shares above can
+    walk into a degraded leaf; this walks back out when there is room elsewhere.
+
+    Everything is sorted with explicit tie-breaks (path order last), so the same
+    input always gives the same placement.
+    """
+    # Phase 1: count pods per domain, bottom-up.
+    capacity = count_capacity(snapshot, demand.gpus_per_pod)
+    limit = tier_limit(demand, snapshot.scheme)
+    pods = demand.replicas
+    natural = next(
+        (r for r in range(limit + 1) if fitting(snapshot, capacity, rank=r, pods=pods)), None
+    )
+    if natural is None:
+        return no_room(demand, snapshot, capacity, strategy=NAME, rank=limit)
+    best: _Option | None = None
+    seen: set[tuple[Share, ...]] = set()
+    for tier in range(natural, limit + 1):
+        # Phase 2: candidate domains of this tier, best lower bound first.
+        policies = (FASTEST, FEWEST, EVENLY) if tier == natural else (EVENLY,)
+        candidates = sorted(
+            (_candidate_key(demand, snapshot, capacity, d, spread=tier > natural), d)
+            for d in fitting(snapshot, capacity, rank=tier, pods=pods)
+        )
+        for position, (key, domain) in enumerate(candidates):
+            if best and (position >= CANDIDATE_BUDGET or _beyond(key[0], best, tier > natural)):
+                break
+            for policy in policies:
+                shares = _share(snapshot, capacity, domain, pods, policy)
+                if shares not in seen:
+                    seen.add(shares)
+                    option = _option(demand, snapshot, domain, shares, rank=(tier, position))
+                    best = option if best is None or option.score < best.score else best
+    assert best is not None  # the first candidate of the natural tier is always costed
+    # Phase 4b: route around degraded links: count the slowest measured-degraded
+    # domains inside the chosen one as full, while it still holds the gang, and share out again.
+    masked, inside = capacity, snapshot.domains[best.domain].hosts
+    for slow in [d for d in snapshot.degraded if snapshot.domains[d].hosts.start in inside]:
+        trial = without(snapshot, masked, slow)
+        if masked.pods[slow] == 0 or trial.pods[best.domain] < pods:
+            continue
+        masked = trial
+        for policy in (FASTEST, FEWEST, EVENLY):
+            shares = _share(snapshot, masked, best.domain, pods, policy)
+            option = _option(demand, snapshot, best.domain, shares, rank=best.score[-2:])
+            best = option if option.score < best.score else best
+    return placed(demand, snapshot, strategy=NAME, order=best.order, cost=best.cost)
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    score: tuple[float, ...]
+    shares: tuple[Share, ...]
+    order: list[str]
+    cost: Cost
+    domain: int
+
+
+def _share(
+    snapshot: ClusterSnapshot, capacity: Capacity, domain: int, pods: int, policy: FillPolicy
+) -> tuple[Share, ...]:
+    return tuple(sorted(fill(snapshot, capacity, domain=domain, pods=pods, policy=policy)))
+
+
+def _option(
+    demand: Demand,
+    snapshot: ClusterSnapshot,
+    domain: int,
+    shares: tuple[Share, ...],
+    *,
+    rank: tuple[float, ...],
+) -> _Option:
+    """Order the ranks of one way to share the gang out, and cost it: phases 3 and 4."""
+    # Phase 3: ranks in depth-first order, so the ring leaves each domain once.
+    order = ring_order(snapshot, shares)
+    # Phase 4: cost the option; the caller keeps the best score.
+    cost = predict(demand, order, snapshot)
+    score = (
+        _misses_preference(demand, snapshot, cost),
+        *cost.ranking(),
+        *_fragmentation(demand, snapshot, domain, shares),
+        *rank,
+    )
+    return _Option(score, shares, order, cost, domain)
+
+
+def _beyond(bound: float, best: _Option, wider: bool) -> bool:
+    """Whether no candidate from here on can beat ``best``.
+
+    Candidates of a tier wider than the natural one also lose ties: they put bytes
+    on uplinks of a tier the natural placement does not touch at all.
+    """
+    time = best.cost.ranking()[0]
+    return bound >= time if wider else bound > time
+
+
+def _candidate_key(
+    demand: Demand, snapshot: ClusterSnapshot, capacity: Capacity, domain: int, *, spread: bool
+) -> tuple[float, int, int, int]:
+    """(time lower bound, children needed, GPUs left free, path order) of a candidate.
+
+    The bound divides the least traffic any crossed uplink carries by the slowest
+    uplink the gang must use: for the natural tier, the slowest of the fastest
+    children that together hold the gang; for a spread candidate, the slowest of
+    all children with room, since the even share uses every one of them. A child's
+    speed counts its best host too (:meth:`Capacity.speed`): traffic leaving it
+    crosses a host uplink as well.
+    """
+    node = snapshot.domains[domain]
+    if node.tier_rank == 0:
+        return (0.0, 0, snapshot.free[domain] - demand.total_gpus, domain)
+    kids = [c for c in node.children if capacity.pods[c] > 0]
+    by_speed = sorted(kids, key=lambda c: -capacity.speed(snapshot, c))
+    rooms_by_speed = [capacity.pods[c] for c in by_speed]
+    last = len(kids) - 1 if spread else _reaching(rooms_by_speed, demand.replicas)
+    slowest = capacity.speed(snapshot, by_speed[last])
+    needed = _reaching(sorted(rooms_by_speed, reverse=True), demand.replicas) + 1
+    bound = _edge_floor(demand) / (slowest * BYTES_PER_GBPS) if slowest else float("inf")
+    return (float(f"{bound:.12g}"), needed, snapshot.free[domain] - demand.total_gpus, domain)
+
+
+def _reaching(rooms: list[int], pods: int) -> int:
+    """Position of the last of ``rooms``, taken in order, needed to hold ``pods``."""
+    total = 0
+    for position, room in enumerate(rooms):
+        total += room
+        if total >= pods:
+            return position
+    return len(rooms) - 1
+
+
+def _edge_floor(demand: Demand) -> float:
+    """Least bytes any uplink the gang must cross carries, per pattern (see the cost model).
+
+    The gang spans at least two children of a candidate above the host tier (no
+    single child holds it), and every such child's uplink carries at least this.
+    """
+    size, ranks = float(demand.bytes_per_step), demand.replicas
+    if demand.pattern is Pattern.DATA_PARALLEL:
+        return ring_edge_bytes(ranks, size)
+    if demand.pattern in (Pattern.MODEL_PARALLEL, Pattern.PIPELINE_PARALLEL):
+        return size
+    if demand.pattern is Pattern.EXPERT_PARALLEL:
+        return (ranks - 1) * size / ranks
+    return 0.0
+
+
+def _misses_preference(demand: Demand, snapshot: ClusterSnapshot, cost: Cost) -> int:
+    if demand.preferred_tier is None:
+        return 0
+    scheme = snapshot.scheme
+    return int(scheme.tier_rank(cost.tier_spanned) > scheme.tier_rank(demand.preferred_tier))
+
+
+def _fragmentation(
+    demand: Demand, snapshot: ClusterSnapshot, domain: int, shares: tuple[Share, ...]
+) -> tuple[int, int]:
+    """GPUs left free in the chosen domain, then on the chosen nodes (fewer is a better fit)."""
+    per_pod = demand.gpus_per_pod
+    on_nodes = sum(snapshot.free[host] - pods * per_pod for host, pods in shares)
+    return (snapshot.free[domain] - demand.total_gpus, on_nodes)

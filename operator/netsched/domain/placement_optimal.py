@@ -1,0 +1,151 @@
+"""``optimal``: the exact answer for small instances, as a yardstick for netsched.
+
+An integer program solved by HiGHS (``highspy``). Variables: ``x[h]`` pods on each
+host (integer, up to its room); one binary per domain of the gang's widest allowed
+tier, exactly one of which holds the gang. With ranks ordered depth-first (the
+same :func:`~netsched.domain.gang.ring_order` every strategy uses), the load on a
+domain's uplink depends only on ``k[d]``, the gang's pods inside it:
+
+* ring all-reduce or chain: one edge each way when ``0 < k[d] < N``, else nothing.
+  Binaries ``used[d] >= k[d]/N`` and ``whole[d] <= k[d]/N`` give
+  ``partial[d] >= used[d] - whole[d]`` and load ``edge * partial[d]``. No order
+  does better on any link: a ring that has ranks on both sides of an uplink crosses
+  it at least once each way.
+* all-to-all: ``k[d] * (N - k[d]) * S/N`` is not linear, so ``k[d]`` is written
+  one-hot over its possible values and the load is a linear sum over them.
+
+The objective is the min-max ``T >= load[d] / bandwidth[d]`` over uplinks (times
+are normalised by the fastest link so HiGHS sees numbers near 1). A second solve
+fixes ``T`` and minimises cross-tier bytes, each tier weighted 1000 times the one
+below it. Fragmentation is not optimised. Hybrid demands are not supported: their
+link loads depend on which pipeline replicas a domain splits, which ``k[d]`` alone
+does not capture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import highspy
+
+from netsched.domain.cost import ring_edge_bytes
+from netsched.domain.demand import Demand, Pattern
+from netsched.domain.gang import (
+    Capacity,
+    Outcome,
+    checked,
+    count_capacity,
+    fitting,
+    no_room,
+    placed,
+    ring_order,
+    tier_limit,
+)
+from netsched.domain.topology import ClusterSnapshot
+
+NAME = "optimal"
+MAX_OPTIMAL_NODES = 32
+TIER_WEIGHT = 1000.0
+_TOLERANCE = 1e-7
+_HIGHS: Any = highspy  # untyped extension module
+
+
+class OptimalUnsupported(ValueError):
+    """The exact strategy cannot take this instance (too many nodes, or Hybrid)."""
+
+
+@checked(NAME)
+def place_optimal(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
+    """The placement with the lowest predicted communication time, found exactly.
+
+    Raises:
+        OptimalUnsupported: more than :data:`MAX_OPTIMAL_NODES` nodes have room for
+            a pod, or the demand is Hybrid.
+    """
+    capacity = count_capacity(snapshot, demand.gpus_per_pod)
+    hosts = [h for h in range(snapshot.host_count) if capacity.pods[h] > 0]
+    if len(hosts) > MAX_OPTIMAL_NODES:
+        raise OptimalUnsupported(
+            f"the optimal strategy solves at most {MAX_OPTIMAL_NODES} nodes with room; "
+            f"this snapshot has {len(hosts)}: use a smaller cluster or another strategy"
+        )
+    if demand.pattern is Pattern.HYBRID:
+        raise OptimalUnsupported("the optimal strategy does not model Hybrid demands")
+    limit = tier_limit(demand, snapshot.scheme)
+    scopes = fitting(snapshot, capacity, rank=limit, pods=demand.replicas)
+    if not scopes:
+        return no_room(demand, snapshot, capacity, strategy=NAME, rank=limit)
+    pods = _solve(demand, snapshot, capacity, scopes)
+    shares = [(h, n) for h, n in pods.items() if n > 0]
+    return placed(demand, snapshot, strategy=NAME, order=ring_order(snapshot, shares))
+
+
+def _solve(
+    demand: Demand, snapshot: ClusterSnapshot, capacity: Capacity, scopes: Sequence[int]
+) -> dict[int, int]:
+    model = _HIGHS.Highs()
+    model.silent()
+    model.setOptionValue("mip_rel_gap", 0.0)
+    model.setOptionValue("mip_abs_gap", 1e-9)
+    ranks, room = demand.replicas, capacity.pods
+    x: dict[int, Any] = {}
+    chosen = [model.addBinary() for _ in scopes]
+    model.addConstr(sum(chosen) == 1)
+    for scope, pick in zip(scopes, chosen, strict=True):
+        for h in snapshot.domains[scope].hosts:
+            if room[h] > 0:
+                x[h] = model.addIntegral(lb=0, ub=min(room[h], ranks))
+                model.addConstr(x[h] <= min(room[h], ranks) * pick)
+    model.addConstr(sum(x.values()) == ranks)
+    links = _links(snapshot, x)
+    fastest = max((snapshot.domains[d].uplink_gbps or 0.0) for d in links) if links else 1.0
+    time = model.addVariable(lb=0.0)
+    loads = {d: _load(model, demand, room, d, [x[h] for h in hosts]) for d, hosts in links.items()}
+    for d, load in loads.items():
+        gbps = snapshot.domains[d].uplink_gbps or 0.0
+        if gbps <= 0:
+            model.addConstr(load <= 0)
+        else:
+            model.addConstr(time >= load * (fastest / gbps))
+    model.minimize(time)
+    best = model.val(time)
+    model.addConstr(time <= best * (1 + _TOLERANCE) + _TOLERANCE)
+    crossing = [TIER_WEIGHT ** snapshot.domains[d].tier_rank * load for d, load in loads.items()]
+    if crossing:
+        model.minimize(sum(crossing))
+    return {h: round(model.val(var)) for h, var in x.items()}
+
+
+def _links(snapshot: ClusterSnapshot, x: dict[int, Any]) -> dict[int, list[int]]:
+    """Every domain with an uplink above a candidate host -> its candidate hosts."""
+    links: dict[int, list[int]] = {}
+    for h in sorted(x):
+        for d in snapshot.ancestors(h):
+            if snapshot.domains[d].parent is not None:
+                links.setdefault(d, []).append(h)
+    return links
+
+
+def _load(model: Any, demand: Demand, room: Sequence[int], domain: int, pods: list[Any]) -> Any:
+    """Bytes on the uplink of ``domain``, in units of the payload S, as a linear expression."""
+    ranks = demand.replicas
+    inside = sum(pods)
+    most = min(ranks, room[domain])
+    if demand.pattern is Pattern.EXPERT_PARALLEL:
+        onehot = [model.addBinary() for _ in range(most + 1)]
+        model.addConstr(sum(onehot) == 1)
+        model.addConstr(sum(j * z for j, z in enumerate(onehot)) == inside)
+        return sum(j * (ranks - j) / ranks * z for j, z in enumerate(onehot))
+    if demand.pattern is Pattern.DATA_PARALLEL:
+        edge = ring_edge_bytes(ranks, 1.0)
+    elif demand.pattern in (Pattern.MODEL_PARALLEL, Pattern.PIPELINE_PARALLEL):
+        edge = 1.0 if ranks > 1 else 0.0
+    else:
+        return 0.0 * inside
+    used, whole = model.addBinary(), model.addBinary()
+    partial = model.addVariable(lb=0.0, ub=1.0)
+    model.addConstr(inside <= most * used)
+    model.addConstr(ranks * whole <= inside)
+    model.addConstr(partial >= used - whole)
+    return edge * partial

@@ -1,0 +1,82 @@
+"""The exact strategy: a yardstick no other strategy beats on predicted comm time."""
+
+from __future__ import annotations
+
+import pytest
+from builders import demand, node, rack, sample, snapshot
+from hypothesis import given, settings
+from strategies_gen import clusters, demands
+
+from netsched.domain.demand import ParallelDegrees, Pattern
+from netsched.domain.placement import (
+    MAX_OPTIMAL_NODES,
+    STRATEGIES,
+    OptimalUnsupported,
+    Placement,
+    place,
+)
+
+OTHERS = [s for s in STRATEGIES if s != "optimal"]
+
+
+class TestYardstick:
+    @settings(max_examples=40, deadline=None)
+    @given(clusters(), demands(hybrid=False))
+    def test_no_strategy_predicts_less_comm_time_than_optimal(self, cluster, job):
+        builders, samples = cluster
+        snap = snapshot(*builders, samples=samples)
+        best = place(job, snap, strategy="optimal")
+        for name in OTHERS:
+            other = place(job, snap, strategy=name)
+            if name in ("netsched", "tas"):  # both place whenever some domain fits
+                assert isinstance(other, Placement) == isinstance(best, Placement)
+            if isinstance(other, Placement) and isinstance(best, Placement):
+                assert best.cost.comm_seconds <= other.cost.comm_seconds * (1 + 1e-9), name
+
+    #          spine-a
+    #     /       |       \
+    # leaf-1   leaf-2   leaf-3
+    # n1..n5   n6..n9   n10..n13       leaf-1 uplink measured at 400 Gbps
+    @pytest.mark.parametrize("pattern", [Pattern.DATA_PARALLEL, Pattern.EXPERT_PARALLEL])
+    def test_netsched_matches_optimal_around_a_degraded_leaf(self, pattern):
+        nodes = (
+            rack("spine-a", "leaf-1", "n1", "n2", "n3", "n4", "n5"),
+            rack("spine-a", "leaf-2", "n6", "n7", "n8", "n9"),
+            rack("spine-a", "leaf-3", "n10", "n11", "n12", "n13"),
+        )
+        samples = (
+            sample("n1", "n6", level="leaf", gbps=400.0),
+            sample("n2", "n10", level="leaf", gbps=400.0),
+            sample("n6", "n10", level="leaf", gbps=1600.0),
+            sample("n7", "n11", level="leaf", gbps=1600.0),
+        )
+        snap = snapshot(*nodes, samples=samples)
+        job = demand(8, pattern=pattern)
+        ours, best = place(job, snap), place(job, snap, strategy="optimal")
+        assert ours.cost.comm_seconds == pytest.approx(best.cost.comm_seconds)
+
+
+class TestLimits:
+    def test_too_many_nodes_is_a_clear_error(self):
+        nodes = [node(f"n{i:02d}").leaf(f"leaf-{i // 8}") for i in range(MAX_OPTIMAL_NODES + 1)]
+        with pytest.raises(
+            OptimalUnsupported, match="at most 32 nodes with room; this snapshot has 33"
+        ):
+            place(demand(2), snapshot(*nodes), strategy="optimal")
+
+    def test_full_nodes_do_not_count_towards_the_limit(self):
+        nodes = [node(f"n{i:02d}").used(8) for i in range(40)] + [node("free-1"), node("free-2")]
+        result = place(demand(2), snapshot(*nodes), strategy="optimal")
+        assert set(result.nodes) == {"free-1", "free-2"}
+
+    def test_hybrid_is_not_modelled(self):
+        job = demand(2, pattern=Pattern.HYBRID, degrees=ParallelDegrees(8, 2, 1))
+        with pytest.raises(OptimalUnsupported, match="Hybrid"):
+            place(job, snapshot(node("n1"), node("n2")), strategy="optimal")
+
+    def test_max_tier_holds(self):
+        snap = snapshot(rack("spine-a", "leaf-1", "n1", "n2"), rack("spine-b", "leaf-1", "n3"))
+        result = place(demand(2, max_tier="leaf"), snap, strategy="optimal")
+        assert set(result.nodes) == {"n1", "n2"}
+        unplaceable = place(demand(3, max_tier="spine"), snap, strategy="optimal")
+        assert "under one spine (maxTier=spine)" in unplaceable.reason

@@ -1,0 +1,264 @@
+"""Placement strategies: what goes where, why, and what never happens."""
+
+from __future__ import annotations
+
+import pytest
+from builders import demand, node, rack, sample, snapshot
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies_gen import TIERS, clusters, demands
+
+from netsched.domain.demand import ParallelDegrees, Pattern
+from netsched.domain.gang import ring_order
+from netsched.domain.placement import (
+    STRATEGIES,
+    OptimalUnsupported,
+    Placement,
+    Unschedulable,
+    place,
+)
+
+#            core-x
+#       /             \
+#    spine-a         spine-b
+#    /     \            |
+# leaf-1  leaf-2     leaf-3
+# n1 n2   n3 n4 n5   n6 n7 n8 n9
+TWO_SPINES = (
+    rack("spine-a", "leaf-1", "n1", "n2"),
+    rack("spine-a", "leaf-2", "n3", "n4", "n5"),
+    rack("spine-b", "leaf-3", "n6", "n7", "n8", "n9"),
+)
+BLIND = ["spread", "binpack", "random"]
+
+
+def leaves_of(result, snap):
+    return {snap.domains[snap.ancestors(snap.host_index(n))[1]].id for n in result.nodes}
+
+
+class TestNetsched:
+    @pytest.mark.parametrize(
+        ("replicas", "gpus", "domain"),
+        [
+            (1, 8, "n1"),  # best fit: first of the equally full nodes
+            (2, 4, "n1"),  # two pods share a node
+            (2, 8, "core-x/spine-a/leaf-1"),  # the leaf that fits exactly
+            (3, 8, "core-x/spine-a/leaf-2"),
+            (4, 8, "core-x/spine-b/leaf-3"),
+            (5, 8, "core-x/spine-a"),
+            (9, 8, "core-x"),
+        ],
+    )
+    def test_gang_goes_to_the_lowest_fullest_domain_that_fits(self, replicas, gpus, domain):
+        result = place(demand(replicas, gpus=gpus), snapshot(*TWO_SPINES))
+        assert isinstance(result, Placement)
+        assert result.cost.domain == domain
+
+    def test_explanation_names_gpus_nodes_domain_ring_and_time(self):
+        result = place(demand(4), snapshot(*TWO_SPINES))
+        assert result.explanation.startswith(
+            "32 GPUs on 4 nodes under leaf core-x/spine-b/leaf-3; ring leaves no leaf; "
+            "bottleneck host uplink"
+        )
+        assert result.explanation.endswith("n6 at 400 Gbps (nominal); 0.03 s comm/step")
+
+    def test_ranks_follow_the_ring_order_of_the_tree(self):
+        result = place(demand(5), snapshot(*TWO_SPINES))
+        assert result.nodes == ("n1", "n2", "n3", "n4", "n5")
+        assert [r.rank for r in result.ranks] == [0, 1, 2, 3, 4]
+        assert {r.gpus for r in result.ranks} == {8}
+
+    def test_a_busy_node_hosts_only_what_fits(self):
+        snap = snapshot(node("n1").used(5), node("n2"))
+        result = place(demand(2, gpus=4), snap)
+        assert result.nodes == ("n2", "n2")
+
+    #          spine-a
+    #     /       |       \
+    # leaf-1   leaf-2   leaf-3
+    # n1..n5   n6..n9   n10..n13       leaf-1 uplink measured at 400 Gbps (25% of 1600)
+    #
+    # At 25% a leaf uplink is as fast as one host's NIC, so a ring never notices; an
+    # all-to-all gang with several pods behind it does.
+    def test_a_degraded_leaf_uplink_is_avoided_by_netsched_but_not_by_tas(self):
+        nodes = (
+            rack("spine-a", "leaf-1", "n1", "n2", "n3", "n4", "n5"),
+            rack("spine-a", "leaf-2", "n6", "n7", "n8", "n9"),
+            rack("spine-a", "leaf-3", "n10", "n11", "n12", "n13"),
+        )
+        samples = (
+            sample("n1", "n6", level="leaf", gbps=400.0),
+            sample("n2", "n10", level="leaf", gbps=400.0),
+            sample("n6", "n10", level="leaf", gbps=1600.0),
+            sample("n7", "n11", level="leaf", gbps=1600.0),
+        )
+        snap = snapshot(*nodes, samples=samples)
+        assert [snap.domains[d].id for d in snap.degraded] == ["core-x/spine-a/leaf-1"]
+        job = demand(8, pattern=Pattern.EXPERT_PARALLEL)
+        ours, kueue = place(job, snap), place(job, snap, strategy="tas")
+        assert "core-x/spine-a/leaf-1" not in leaves_of(ours, snap)
+        assert "core-x/spine-a/leaf-1" in leaves_of(kueue, snap)
+        assert ours.cost.comm_seconds < kueue.cost.comm_seconds
+
+    #               core-x
+    #     /           |           \
+    # spine-a      spine-b      spine-c     spine-a uplink measured at 320 Gbps (10%)
+    #  n1 n2 n3     n4 n5        n6 n7
+    def test_a_degraded_spine_uplink_is_avoided_by_a_ring(self):
+        nodes = (
+            rack("spine-a", "leaf-1", "n1", "n2", "n3"),
+            rack("spine-b", "leaf-1", "n4", "n5"),
+            rack("spine-c", "leaf-1", "n6", "n7"),
+        )
+        samples = (
+            sample("n1", "n4", level="spine", gbps=320.0),
+            sample("n1", "n6", level="spine", gbps=320.0),
+            sample("n4", "n6", level="spine", gbps=3200.0),
+            sample("n5", "n7", level="spine", gbps=3200.0),
+        )
+        snap = snapshot(*nodes, samples=samples)
+        result = place(demand(4), snap)
+        assert set(result.nodes) == {"n4", "n5", "n6", "n7"}
+        assert "n1" in place(demand(4), snap, strategy="tas").nodes
+
+    def test_all_to_all_spreads_over_more_uplinks_when_that_is_faster(self):
+        # 8 two-GPU pods: packed four to a node, each NIC carries 4 x 4 x S/8.
+        snap = snapshot(rack("spine-a", "leaf-1", "n1", "n2", "n3", "n4"))
+        job = demand(8, gpus=2, pattern=Pattern.EXPERT_PARALLEL)
+        result, packed = place(job, snap), place(job, snap, strategy="tas")
+        assert len(set(result.nodes)) == 4
+        assert result.cost.comm_seconds < packed.cost.comm_seconds
+
+    def test_preferred_tier_is_soft(self):
+        result = place(demand(5, preferred_tier="leaf"), snapshot(*TWO_SPINES))
+        assert isinstance(result, Placement) and result.cost.tier_spanned == "spine"
+
+
+class TestUnschedulable:
+    def test_max_tier_is_hard_and_the_reason_has_the_numbers(self):
+        result = place(demand(5, max_tier="leaf"), snapshot(*TWO_SPINES))
+        assert isinstance(result, Unschedulable)
+        assert result.reason == (
+            "needs 5 pods of 8 GPUs (40 GPUs) under one leaf (maxTier=leaf); the best leaf, "
+            "core-x/spine-b/leaf-3, has room for 4 (32 GPUs free)"
+        )
+        assert "Cluster-wide there is room for 9 such pods" in result.explanation
+
+    def test_full_domains_are_counted(self):
+        snap = snapshot(rack("spine-a", "leaf-1", "n1"), node("n2").leaf("leaf-2").used(8))
+        assert place(demand(2), snap).reason.endswith("has room for 1 (8 GPUs free)")
+        assert place(demand(2, max_tier="leaf"), snap).reason.endswith("1 of 2 hosts are full")
+
+    def test_scattered_free_gpus_are_called_out(self):
+        snap = snapshot(node("n1").used(4), node("n2").used(4))
+        result = place(demand(1), snap)
+        assert "scattered over nodes with fewer than 8 free" in result.reason
+
+    def test_excluded_nodes_are_mentioned(self):
+        result = place(demand(2), snapshot(node("n1"), node("n2").not_ready()))
+        assert "1 nodes are excluded (e.g. n2: not Ready)" in result.explanation
+
+    @pytest.mark.parametrize(
+        ("job", "message"),
+        [
+            (demand(2, max_tier="rack"), "maxTier 'rack' is not a tier of this topology"),
+            (demand(2, preferred_tier="pod"), "preferredTier 'pod' is not a tier"),
+            (demand(0), "replicas must be at least 1"),
+            (
+                demand(2, pattern=Pattern.HYBRID, degrees=ParallelDegrees(8, 1, 1)),
+                "Hybrid needs parallelism degrees",
+            ),
+        ],
+    )
+    @pytest.mark.parametrize("strategy", list(STRATEGIES))
+    def test_malformed_demands_become_reasons_never_exceptions(self, job, message, strategy):
+        result = place(job, snapshot(*TWO_SPINES), strategy=strategy)
+        assert isinstance(result, Unschedulable) and message in result.reason
+
+    def test_unknown_strategy_is_a_programming_error(self):
+        with pytest.raises(ValueError, match="choose one of netsched, tas"):
+            place(demand(1), snapshot(node("n1")), strategy="magic")
+
+
+class TestBaselines:
+    def test_spread_takes_the_least_allocated_nodes_in_rank_order(self):
+        snap = snapshot(node("n1").used(4), node("n2"), node("n3").used(2))
+        assert place(demand(3, gpus=2), snap, strategy="spread").nodes == ("n2", "n2", "n3")
+
+    def test_binpack_takes_the_most_allocated_node_that_fits(self):
+        snap = snapshot(node("n1").used(4), node("n2"), node("n3").used(2))
+        assert place(demand(3, gpus=2), snap, strategy="binpack").nodes == ("n1", "n1", "n3")
+
+    def test_random_is_repeatable_per_job_name(self):
+        snap = snapshot(*TWO_SPINES)
+        first = place(demand(4, gpus=2, name="a/b"), snap, strategy="random")
+        assert first == place(demand(4, gpus=2, name="a/b"), snap, strategy="random")
+
+    def test_tas_picks_the_best_fit_domain_and_packs(self):
+        result = place(demand(3), snapshot(*TWO_SPINES), strategy="tas")
+        assert result.cost.domain == "core-x/spine-a/leaf-2"
+
+    def test_blind_baselines_stay_under_one_widest_domain(self):
+        snap = snapshot(node("n1").core("core-x"), node("n2").core("core-y"))
+        for name in BLIND:
+            assert isinstance(place(demand(2), snap, strategy=name), Unschedulable)
+
+
+class TestRingOrder:
+    def test_hosts_sort_by_path_and_pods_of_a_host_stay_adjacent(self):
+        snap = snapshot(*TWO_SPINES)
+        shares = [
+            (snap.host_index("n6"), 1),
+            (snap.host_index("n1"), 2),
+            (snap.host_index("n3"), 1),
+        ]
+        assert ring_order(snap, shares) == ["n1", "n1", "n3", "n6"]
+
+
+def check_invariants(job, snap, result):
+    assert isinstance(result, Placement | Unschedulable)
+    if isinstance(result, Unschedulable):
+        assert result.reason and result.explanation
+        return
+    assert len(result.ranks) == job.replicas
+    assert [r.rank for r in result.ranks] == list(range(job.replicas))
+    for name, gpus in result.gpus_by_node().items():
+        assert gpus <= snap.free_gpus(name), f"{name} over-committed"
+    snap.with_allocation(result.gpus_by_node())  # raises if any node is over-committed
+    if job.max_tier:
+        tiers = snap.scheme
+        assert tiers.tier_rank(result.cost.tier_spanned) <= tiers.tier_rank(job.max_tier)
+
+
+class TestInvariants:
+    @settings(max_examples=60, deadline=None)
+    @given(clusters(), demands(), st.sampled_from([s for s in STRATEGIES if s != "optimal"]))
+    def test_every_strategy_places_within_limits_or_says_why(self, cluster, job, strategy):
+        builders, samples = cluster
+        snap = snapshot(*builders, samples=samples)
+        result = place(job, snap, strategy=strategy)
+        check_invariants(job, snap, result)
+        assert place(job, snap, strategy=strategy) == result  # same input, same output
+
+    @settings(max_examples=60, deadline=None)
+    @given(clusters(), demands())
+    def test_netsched_and_tas_agree_on_whether_the_gang_fits(self, cluster, job):
+        builders, samples = cluster
+        snap = snapshot(*builders, samples=samples)
+        ours, kueue = place(job, snap), place(job, snap, strategy="tas")
+        assert isinstance(ours, Placement) == isinstance(kueue, Placement)
+
+    @settings(max_examples=30, deadline=None)
+    @given(clusters(), demands())
+    def test_optimal_keeps_the_invariants_too(self, cluster, job):
+        builders, samples = cluster
+        snap = snapshot(*builders, samples=samples)
+        try:
+            result = place(job, snap, strategy="optimal")
+        except OptimalUnsupported:
+            assert job.pattern is Pattern.HYBRID
+            return
+        check_invariants(job, snap, result)
+
+    def test_tiers_listed_for_generation_match_the_default_scheme(self):
+        assert tuple(TIERS) == snapshot(node("n1")).scheme.tier_names

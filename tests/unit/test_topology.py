@@ -1,0 +1,202 @@
+"""Snapshots: domains by path, free GPUs, exclusions, measured uplinks, node sources."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from builders import NOW, TTL, node, rack, sample, snapshot
+
+from netsched.domain.nodes import sanitize_label_value
+from netsched.domain.scheme import DEFAULT_SCHEME
+from netsched.domain.topology import build_snapshot, fat_tree, load_lingjun
+
+LINGJUN = Path("/work/shared/data/lingjun-2023/topo.csv")
+LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+
+
+def ids(snap, tier_rank):
+    return [snap.domains[d].id for d in snap.tier_domains(tier_rank)]
+
+
+class TestDomains:
+    #            core-x
+    #        /           \
+    #    spine-a        spine-b
+    #       |              |
+    #    leaf-1         leaf-1      <- same label value, two racks
+    #    n1 n2          n3
+    def test_a_leaf_name_under_two_spines_is_two_domains(self):
+        snap = snapshot(rack("spine-a", "leaf-1", "n1", "n2"), rack("spine-b", "leaf-1", "n3"))
+        assert ids(snap, 1) == ["core-x/spine-a/leaf-1", "core-x/spine-b/leaf-1"]
+        assert ids(snap, 2) == ["core-x/spine-a", "core-x/spine-b"]
+        assert ids(snap, 3) == ["core-x"]
+
+    def test_hosts_are_numbered_depth_first_so_every_domain_is_one_range(self):
+        snap = snapshot(
+            node("z").leaf("leaf-1"), node("a").leaf("leaf-2"), node("m").leaf("leaf-1")
+        )
+        assert [n.name for n in snap.nodes] == ["m", "z", "a"]
+        leaf_1 = snap.domains[snap.tier_domains(1)[0]]
+        assert list(leaf_1.hosts) == [0, 1]
+
+    def test_uplinks_default_to_nominal_and_the_widest_level_has_none(self):
+        snap = snapshot(node("n1"))
+        by_tier = {d.tier: d.uplink_gbps for d in snap.domains}
+        assert by_tier == {"host": 400.0, "leaf": 1600.0, "spine": 3200.0, "core": None}
+
+    def test_to_networkx_has_one_edge_per_uplink(self):
+        graph = snapshot(rack("spine-a", "leaf-1", "n1", "n2")).to_networkx()
+        assert graph.number_of_nodes() == 5
+        assert graph.edges["n1", "core-x/spine-a/leaf-1"]["gbps"] == 400.0
+
+
+class TestFreeGpus:
+    @pytest.mark.parametrize(
+        ("allocatable", "used", "reserved", "free"),
+        [(8, 0, 0, 8), (8, 3, 0, 5), (8, 3, 2, 3), (8, 8, 0, 0), (8, 6, 6, 0), (4, 9, 0, 0)],
+    )
+    def test_free_is_allocatable_minus_used_minus_reserved_never_negative(
+        self, allocatable, used, reserved, free
+    ):
+        snap = snapshot(node("n1").gpus(allocatable).used(used), reserved={"n1": reserved})
+        assert snap.free_gpus("n1") == free
+
+    def test_switches_count_the_free_gpus_of_their_hosts(self):
+        snap = snapshot(rack("spine-a", "leaf-1", "n1", "n2"), node("n3").leaf("leaf-2").used(5))
+        assert [snap.free[d] for d in snap.tier_domains(1)] == [16, 3]
+        assert snap.free[snap.tier_domains(3)[0]] == 19
+
+    def test_with_and_without_allocation_round_trip(self):
+        snap = snapshot(rack("spine-a", "leaf-1", "n1", "n2"))
+        taken = snap.with_allocation({"n1": 8, "n2": 3})
+        assert (taken.free_gpus("n1"), taken.free_gpus("n2"), taken.free[-1]) == (0, 5, 5)
+        assert snap.free_gpus("n1") == 8  # the original is untouched
+        assert taken.without_allocation({"n1": 8, "n2": 3}).free == snap.free
+
+    @pytest.mark.parametrize(
+        ("method", "gpus"), [("with_allocation", 9), ("without_allocation", 1)]
+    )
+    def test_allocation_beyond_the_node_raises(self, method, gpus):
+        snap = snapshot(node("n1"))
+        with pytest.raises(ValueError, match="node n1 has 8 free GPUs"):
+            getattr(snap, method)({"n1": gpus})
+
+
+class TestExclusions:
+    @pytest.mark.parametrize(
+        ("builder", "reason"),
+        [
+            (node("bad").not_ready(), "not Ready"),
+            (node("bad").cordoned(), "cordoned (spec.unschedulable)"),
+            (node("bad").without_label("netsched.io/leaf"), "missing tier label netsched.io/leaf"),
+        ],
+    )
+    def test_unusable_nodes_are_excluded_with_a_reason(self, builder, reason):
+        snap = snapshot(node("ok"), builder)
+        assert dict(snap.excluded) == {"bad": reason}
+        assert [n.name for n in snap.nodes] == ["ok"]
+        with pytest.raises(KeyError):
+            snap.host_index("bad")
+
+    def test_duplicate_node_names_are_refused(self):
+        with pytest.raises(ValueError, match="repeated: n1"):
+            snapshot(node("n1"), node("n1"))
+
+
+class TestMeasurements:
+    #        spine-a
+    #       /       \
+    #   leaf-1     leaf-2
+    #   n1 n2      n3 n4
+    NODES = (rack("spine-a", "leaf-1", "n1", "n2"), rack("spine-a", "leaf-2", "n3", "n4"))
+
+    def leaf_gbps(self, snap):
+        return {snap.domains[d].id: snap.domains[d].uplink_gbps for d in snap.tier_domains(1)}
+
+    def test_fresh_samples_set_both_crossed_uplinks_to_their_median(self):
+        samples = tuple(sample("n1", "n3", level="leaf", gbps=g) for g in (400.0, 380.0, 1500.0))
+        snap = snapshot(*self.NODES, samples=samples)
+        assert self.leaf_gbps(snap) == {
+            "core-x/spine-a/leaf-1": 400.0,
+            "core-x/spine-a/leaf-2": 400.0,
+        }
+        assert all(snap.domains[d].measured for d in snap.tier_domains(1))
+
+    def test_stale_samples_fall_back_to_nominal(self):
+        old = sample("n1", "n3", level="leaf", gbps=100.0, age=TTL + timedelta(seconds=1))
+        snap = snapshot(*self.NODES, samples=(old,))
+        assert set(self.leaf_gbps(snap).values()) == {1600.0}
+        assert snap.stale_samples == 1
+
+    def test_a_sample_exactly_ttl_old_is_still_fresh(self):
+        snap = snapshot(*self.NODES, samples=(sample("n1", "n3", level="leaf", gbps=9.0, age=TTL),))
+        assert self.leaf_gbps(snap)["core-x/spine-a/leaf-1"] == 9.0
+
+    def test_host_level_samples_set_host_uplinks(self):
+        snap = snapshot(*self.NODES, samples=(sample("n1", "n2", level="host", gbps=100.0),))
+        hosts = {d.id: d.uplink_gbps for d in snap.domains if d.tier == "host"}
+        assert hosts == {"n1": 100.0, "n2": 100.0, "n3": 400.0, "n4": 400.0}
+
+    @pytest.mark.parametrize(
+        "bad",
+        [sample("n1", "ghost", level="leaf", gbps=1.0), sample("n1", "n3", level="rack", gbps=1.0)],
+    )
+    def test_samples_naming_unknown_nodes_or_tiers_are_counted_and_ignored(self, bad):
+        snap = snapshot(*self.NODES, samples=(bad,))
+        assert snap.unmatched_samples == 1
+        assert set(self.leaf_gbps(snap).values()) == {1600.0}
+
+    def test_degraded_lists_slow_measured_uplinks_slowest_first(self):
+        samples = (
+            sample("n1", "n3", level="leaf", gbps=800.0),
+            sample("n1", "n2", level="host", gbps=100.0),
+        )
+        snap = snapshot(*self.NODES, samples=samples)
+        assert [snap.domains[d].id for d in snap.degraded] == [
+            "n1",
+            "n2",
+            "core-x/spine-a/leaf-1",
+            "core-x/spine-a/leaf-2",
+        ]
+
+
+class TestSources:
+    def test_fat_tree_shape_and_names(self):
+        nodes = fat_tree(cores=2, spines_per_core=2, leaves_per_spine=3, hosts_per_leaf=4)
+        snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME, now=NOW, measurement_ttl=TTL)
+        assert [len(snap.tier_domains(r)) for r in range(4)] == [48, 12, 4, 2]
+        assert nodes[0].name == "node-c0-s0-l0-h0" and nodes[-1].name == "node-c1-s1-l2-h3"
+        assert snap.free[snap.tier_domains(3)[0]] == 24 * 8
+
+    def test_fat_tree_refuses_a_scheme_of_another_depth(self):
+        with pytest.raises(ValueError, match="three-level"):
+            fat_tree(cores=0, spines_per_core=1, leaves_per_spine=1, hosts_per_leaf=1)
+
+    def test_lingjun_loads_847_hosts_with_valid_labels(self):
+        nodes = load_lingjun(LINGJUN)
+        snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME, now=NOW, measurement_ttl=TTL)
+        assert len(nodes) == 847 == snap.host_count and not snap.excluded
+        assert [len(snap.tier_domains(r)) for r in range(1, 4)] == [119, 3, 1]
+        assert {n.allocatable_gpus for n in nodes} == {8}
+        for info in nodes:
+            assert all(LABEL_VALUE.match(v) for v in info.labels.values())
+
+    @pytest.mark.parametrize(
+        ("raw", "clean"),
+        [
+            ("S14", "S14"),
+            ("rack/7", "rack-7-f771159a"),
+            ("", "x-e3b0c442"),
+            ("-edge-", "edge-8074bfea"),
+        ],
+    )
+    def test_label_values_are_sanitised_deterministically(self, raw, clean):
+        assert sanitize_label_value(raw) == clean
+
+    def test_long_label_values_are_shortened_to_63_with_a_hash(self):
+        value = sanitize_label_value("a" * 80)
+        assert len(value) == 63 and LABEL_VALUE.match(value)
+        assert value != sanitize_label_value("a" * 81)
