@@ -1,0 +1,89 @@
+"""LinkMeasurement (cluster-scoped, short name ``lm``): one bandwidth/latency sample between nodes.
+
+Written by the probe agent, read by the operator into the NetworkTopology status and
+each placement snapshot.
+
+Why cluster-scoped: a measurement describes two Nodes and the fabric between them,
+all cluster-scoped; no namespace is its natural home. Being cluster-scoped also lets
+the agent give it an ownerReference to its source Node (a namespaced owner would not
+be allowed), so the garbage collector deletes a node's measurements with the node.
+The agent updates one object per (source, target) pair instead of creating one per
+sample, so the number of objects stays bounded by the pairs it probes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import ConfigDict, Field
+
+from netsched.api.meta import (
+    API_VERSION,
+    ENUM_FROM_STRING,
+    ApiModel,
+    DnsLabel,
+    KubernetesObject,
+    NodeName,
+    ObjectMeta,
+    PrinterColumn,
+    ResourceInfo,
+    Timestamp,
+    cel,
+    validations,
+)
+from netsched.api.networktopology import ProbeTool
+
+SAME_NODE = "sourceNode and targetNode must differ: a link joins two nodes"
+
+
+class LinkMeasurementSpec(ApiModel):
+    """The sample."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel("self.sourceNode != self.targetNode", SAME_NODE, field_path=".targetNode")
+        )
+    )
+
+    source_node: NodeName
+    """Node that sent the traffic (the iperf3 client)."""
+    target_node: NodeName
+    """Node that received it (the iperf3 server)."""
+    level: DnsLabel
+    """Widest tier the path crosses (``leaf`` for two nodes in one rack, ``spine``, ...)."""
+    gbps: Annotated[float, Field(ge=0, le=1_000_000)]
+    """Measured throughput in gigabits per second."""
+    rtt_microseconds: Annotated[float | None, Field(ge=0, le=60_000_000)] = None
+    """Round-trip time; unset when the tool did not report one."""
+    measured_at: Timestamp
+    """When the sample was taken (its end)."""
+    tool: Annotated[ProbeTool, ENUM_FROM_STRING] = ProbeTool.IPERF3
+    duration_seconds: Annotated[float | None, Field(ge=0, le=3600)] = None
+    parallel_streams: Annotated[int | None, Field(ge=1, le=128)] = None
+
+
+class LinkMeasurement(KubernetesObject):
+    """A measured link between two nodes."""
+
+    INFO: ClassVar[ResourceInfo] = ResourceInfo(
+        kind="LinkMeasurement",
+        plural="linkmeasurements",
+        singular="linkmeasurement",
+        scope="Cluster",
+        short_names=("lm",),
+        status=False,
+        printer_columns=(
+            PrinterColumn("Source", "string", ".spec.sourceNode"),
+            PrinterColumn("Target", "string", ".spec.targetNode"),
+            PrinterColumn("Level", "string", ".spec.level"),
+            PrinterColumn("Gbps", "number", ".spec.gbps"),
+            PrinterColumn("RTT(us)", "number", ".spec.rttMicroseconds"),
+            PrinterColumn("Measured", "date", ".spec.measuredAt"),
+            PrinterColumn("Tool", "string", ".spec.tool", priority=1),
+        ),
+    )
+
+    api_version: Literal["netsched.io/v1alpha1"] = API_VERSION
+    kind: Literal["LinkMeasurement"] = "LinkMeasurement"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: LinkMeasurementSpec

@@ -1,0 +1,284 @@
+"""Every problem of a TrainingJob, each with its field path: the controller's InvalidSpec check.
+
+The API server already rejects what the CRD schema and its CEL rules catch. What it
+cannot see needs another object or arithmetic CEL cannot afford, and lives here:
+
+- the tiers named in ``spec.topology`` must exist in the named NetworkTopology, in
+  the right order;
+- the named NetworkTopology must exist (``default`` falls back to netsched's labels);
+- Hybrid degrees must multiply to replicas x GPUs per pod, and tensor parallelism
+  must fit inside one pod;
+- GPU limits must be whole numbers.
+
+The CEL rules are re-checked too, with the same messages (constants shared with
+:mod:`netsched.api.trainingjob`), so a job read from a file, or admitted before a
+rule existed, is judged as the API server would judge it. The functions never
+raise on a parsed job: they return every problem, not the first.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from netsched.api.networkpolicy import CIDR_INVALID, OPERATOR_VALUES, NetworkPeer, SelectorOperator
+from netsched.api.networktopology import (
+    LEVEL_LABEL_RESERVED,
+    LEVEL_LABELS_UNIQUE,
+    LEVEL_NAME_RESERVED,
+    NetworkTopology,
+)
+from netsched.api.podtemplate import GPU_RESOURCE
+from netsched.api.trainingjob import (
+    BYTES_PER_STEP_REQUIRED,
+    DEFAULT_TOPOLOGY,
+    DEGREES_MISMATCH,
+    DEGREES_ONLY_FOR_HYBRID,
+    HYBRID_NEEDS_DEGREES,
+    MAX_NAME_LENGTH,
+    NAME_TOO_LONG,
+    PRIORITY_EXCLUSIVE,
+    TIERS_INVERTED,
+    TrainingJob,
+)
+from netsched.domain.demand import Pattern
+from netsched.domain.scheme import DEFAULT_SCHEME, HOST_TIER, HOSTNAME_LABEL, TopologyScheme
+
+INVALID_SPEC = "InvalidSpec"
+"""Reason of the Ready=False condition the controller sets when problems are found."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a job: where (``spec.topology.maxTier``) and what to do."""
+
+    field_path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field_path}: {self.message}"
+
+
+def summary(problems: Sequence[Problem]) -> str:
+    """All problems in one line-per-problem message, for a condition or an event."""
+    return "\n".join(str(problem) for problem in problems)
+
+
+def scheme_for(network_topology: str, topology: NetworkTopology | None) -> TopologyScheme | None:
+    """The tiers a job refers to: ``topology``'s, else the default scheme for ``default``.
+
+    Returns None when the job names a NetworkTopology other than ``default`` and none
+    was found, because then no tier name can be checked.
+    """
+    if topology is not None:
+        return topology.to_scheme()
+    return DEFAULT_SCHEME if network_topology == DEFAULT_TOPOLOGY else None
+
+
+def validate_training_job(job: TrainingJob, topology: NetworkTopology | None) -> list[Problem]:
+    """Every problem of ``job`` given the NetworkTopology it names (None if not found).
+
+    Example:
+        >>> [str(p) for p in validate_training_job(job, topology=None)]
+        ['spec.topology.maxTier: maxTier "rack" is not a tier of NetworkTopology ...']
+    """
+    return [
+        *_name_problems(job),
+        *_communication_problems(job),
+        *_gpu_problems(job),
+        *_topology_problems(job, topology),
+        *_priority_problems(job),
+        *_isolation_problems(job),
+    ]
+
+
+def validate_manifest(manifest: Any, topology: NetworkTopology | None) -> list[Problem]:
+    """Like :func:`validate_training_job` for a raw object, turning parse errors into problems."""
+    try:
+        job = TrainingJob.model_validate(manifest)
+    except ValidationError as error:
+        return [
+            Problem(field_path=_path(detail["loc"]), message=detail["msg"])
+            for detail in error.errors(include_url=False)
+        ]
+    return validate_training_job(job, topology)
+
+
+def _path(loc: Sequence[int | str]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif "." in part or "/" in part:
+            text += f"[{part!r}]"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def _name_problems(job: TrainingJob) -> Iterator[Problem]:
+    name = job.metadata.name
+    if name is None:
+        return
+    valid = (
+        0 < len(name) <= MAX_NAME_LENGTH
+        and name[0].isascii()
+        and name[0].isalpha()
+        and name[0].islower()
+        and all(c.isascii() and (c.islower() or c.isdigit() or c == "-") for c in name)
+        and not name.endswith("-")
+    )
+    if not valid:
+        yield Problem("metadata.name", NAME_TOO_LONG)
+
+
+def _communication_problems(job: TrainingJob) -> Iterator[Problem]:
+    communication = job.spec.communication
+    degrees = (
+        communication.tensor_parallel,
+        communication.pipeline_parallel,
+        communication.data_parallel,
+    )
+    if communication.pattern == Pattern.HYBRID and None in degrees:
+        yield Problem("spec.communication.pattern", HYBRID_NEEDS_DEGREES)
+    if communication.pattern != Pattern.HYBRID and any(d is not None for d in degrees):
+        yield Problem("spec.communication.pattern", DEGREES_ONLY_FOR_HYBRID)
+    if communication.pattern != Pattern.NONE and communication.bytes_per_step is None:
+        yield Problem("spec.communication.bytesPerStep", BYTES_PER_STEP_REQUIRED)
+
+
+def _gpu_problems(job: TrainingJob) -> Iterator[Problem]:
+    gpus_per_pod = 0
+    for index, container in enumerate(job.spec.template.spec.containers):
+        try:
+            gpus_per_pod += container.gpus()
+        except ValueError as error:
+            path = f"spec.template.spec.containers[{index}].resources.limits[{GPU_RESOURCE!r}]"
+            yield Problem(path, str(error))
+            return
+    degrees = job.spec.communication.degrees
+    if job.spec.communication.pattern != Pattern.HYBRID or degrees is None:
+        return
+    total = job.spec.replicas * gpus_per_pod
+    if degrees.total != total:
+        yield Problem(
+            "spec.communication",
+            f"{DEGREES_MISMATCH} (here {degrees.tensor} x {degrees.pipeline} x {degrees.data}"
+            f" = {degrees.total}, but {job.spec.replicas} replicas x {gpus_per_pod} GPUs"
+            f" = {total})",
+        )
+    elif gpus_per_pod % degrees.tensor != 0:
+        yield Problem(
+            "spec.communication.tensorParallel",
+            f"tensorParallel {degrees.tensor} must divide the {gpus_per_pod} GPUs of one pod: "
+            "tensor parallelism runs inside a pod; move the rest into pipelineParallel or "
+            "dataParallel",
+        )
+
+
+def _topology_problems(job: TrainingJob, topology: NetworkTopology | None) -> Iterator[Problem]:
+    constraints = job.spec.topology
+    name = constraints.network_topology
+    scheme = scheme_for(name, topology)
+    if scheme is None:
+        yield Problem(
+            "spec.topology.networkTopology",
+            f'NetworkTopology "{name}" does not exist: create it (kubectl get ntopo lists the '
+            f'existing ones) or remove networkTopology to use "{DEFAULT_TOPOLOGY}"',
+        )
+        return
+    tiers = ", ".join(scheme.tier_names)
+    known = True
+    for field, tier in (
+        ("maxTier", constraints.max_tier),
+        ("preferredTier", constraints.preferred_tier),
+    ):
+        if tier is not None and tier not in scheme.tier_names:
+            known = False
+            yield Problem(
+                f"spec.topology.{field}",
+                f'{field} "{tier}" is not a tier of NetworkTopology "{name}" (its tiers, '
+                f"narrowest first: {tiers}): use one of those",
+            )
+    preferred, widest = constraints.preferred_tier, constraints.max_tier
+    inverted = (
+        known
+        and preferred is not None
+        and widest is not None
+        and scheme.tier_rank(preferred) > scheme.tier_rank(widest)
+    )
+    if inverted:
+        yield Problem(
+            "spec.topology.preferredTier",
+            f'{TIERS_INVERTED} (NetworkTopology "{name}" has, from narrowest: {tiers})',
+        )
+
+
+def _priority_problems(job: TrainingJob) -> Iterator[Problem]:
+    if job.spec.priority is not None and job.spec.priority_class_name is not None:
+        yield Problem("spec.priority", PRIORITY_EXCLUSIVE)
+
+
+def _isolation_problems(job: TrainingJob) -> Iterator[Problem]:
+    isolation = job.spec.isolation
+    for direction, peers in (("ingress", isolation.ingress), ("egress", isolation.egress)):
+        for index, peer in enumerate(peers):
+            yield from _peer_problems(f"spec.isolation.{direction}[{index}]", peer)
+
+
+def _peer_problems(path: str, peer: NetworkPeer) -> Iterator[Problem]:
+    verdict = peer.problem()
+    if verdict is not None:
+        yield Problem(path, verdict)
+    if peer.ip_block is not None:
+        cidrs = [("cidr", peer.ip_block.cidr)]
+        cidrs += [(f"except[{i}]", c) for i, c in enumerate(peer.ip_block.except_ or [])]
+        for field, cidr in cidrs:
+            if not _is_cidr(cidr):
+                yield Problem(f"{path}.ipBlock.{field}", f"{cidr!r} {CIDR_INVALID}")
+    for selector_field, selector in (
+        ("namespaceSelector", peer.namespace_selector),
+        ("podSelector", peer.pod_selector),
+    ):
+        for index, requirement in enumerate(selector.match_expressions or [] if selector else []):
+            needs_values = requirement.operator in (SelectorOperator.IN, SelectorOperator.NOT_IN)
+            if needs_values != bool(requirement.values):
+                yield Problem(
+                    f"{path}.{selector_field}.matchExpressions[{index}].values", OPERATOR_VALUES
+                )
+
+
+def _is_cidr(text: str) -> bool:
+    if "/" not in text:
+        return False
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def validate_network_topology(topology: NetworkTopology) -> list[Problem]:
+    """Every problem of a NetworkTopology (the CEL rules of its CRD, checked in Python)."""
+    problems = []
+    seen_names: set[str] = set()
+    seen_labels: set[str] = set()
+    for index, level in enumerate(topology.spec.levels):
+        path = f"spec.levels[{index}]"
+        if level.name == HOST_TIER:
+            problems.append(Problem(f"{path}.name", LEVEL_NAME_RESERVED))
+        elif level.name in seen_names:
+            problems.append(
+                Problem(f"{path}.name", f'level "{level.name}" is listed twice: keep one')
+            )
+        if level.node_label == HOSTNAME_LABEL:
+            problems.append(Problem(f"{path}.nodeLabel", LEVEL_LABEL_RESERVED))
+        elif level.node_label in seen_labels:
+            problems.append(Problem("spec.levels", LEVEL_LABELS_UNIQUE))
+        seen_names.add(level.name)
+        seen_labels.add(level.node_label)
+    return problems
