@@ -20,11 +20,11 @@ from pathlib import Path
 
 from kubernetes import client, config
 
+from netsched.api import GPU_RESOURCE
 from netsched.devcluster.binaries import COMPONENTS, binary_path, cache_root
 from netsched.devcluster.controlplane import ControlPlane, describe, start_control_plane
 from netsched.devcluster.failures import ComponentError
 from netsched.devcluster.nodes import (
-    GPU_RESOURCE,
     create_nodes,
     is_ready,
     leaf_spine,

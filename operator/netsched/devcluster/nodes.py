@@ -20,12 +20,12 @@ from typing import Any, cast
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from netsched.api import GPU_RESOURCE
 from netsched.devcluster.failures import ComponentError
 from netsched.devcluster.kwok import FAKE_NODE_ANNOTATION
 from netsched.domain.nodes import NodeInfo
 from netsched.domain.topology_sources import fat_tree, load_lingjun
 
-GPU_RESOURCE = "nvidia.com/gpu"
 HOSTS_PER_LEAF = 8
 LEAVES_PER_SPINE = 4
 CREATE_WORKERS = 16
