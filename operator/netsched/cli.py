@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -118,6 +119,84 @@ def dev_cluster_nodes(run_dir: Annotated[Path | None, typer.Option()] = None) ->
         _fail(RuntimeError("no healthy dev cluster; start one with: netsched dev-cluster up"))
     for line in devcluster.node_table(plane):
         typer.echo(line)
+
+
+# --- crd: the CustomResourceDefinitions, generated from netsched.api ----------------------------
+
+
+@app.command("crd")
+def crd(
+    write: Annotated[bool, typer.Option("--write", help="Write the files into --dir.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if the files in --dir are stale.")
+    ] = False,
+    directory: Annotated[Path, typer.Option("--dir", help="Where the CRD files live.")] = Path(
+        "crds"
+    ),
+) -> None:
+    """Print the CRDs generated from the API models (or write/check crds/).
+
+    `netsched crd | kubectl apply --server-side -f -` installs them.
+    """
+    from netsched.api import crd as crds
+
+    if write:
+        for path in crds.write_all(directory):
+            typer.echo(f"wrote {path}", err=True)
+    elif check:
+        stale = crds.stale_files(directory)
+        for name in stale:
+            typer.echo(f"stale: {directory / name} (run `netsched crd --write`)", err=True)
+        if stale:
+            raise typer.Exit(code=1)
+    else:
+        typer.echo("---\n".join(crds.render_all().values()), nl=False)
+
+
+# --- place: one placement decision on a cluster saved to a file ------------------------------
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+@app.command("place")
+def place_command(
+    cluster: Annotated[
+        Path,
+        typer.Option(
+            help="A Kubernetes List: kubectl get nodes,pods,networktopologies,"
+            "linkmeasurements -A -o yaml > cluster.yaml"
+        ),
+    ],
+    job: Annotated[Path, typer.Option(help="A TrainingJob manifest.")],
+    strategy: Annotated[
+        str, typer.Option(help="netsched, tas, spread, binpack, random or optimal.")
+    ] = "netsched",
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table (for people) or json.")
+    ] = OutputFormat.TABLE,
+    now: Annotated[
+        datetime | None,
+        typer.Option(help="Judge measurement freshness at this time (default: now)."),
+    ] = None,
+) -> None:
+    """Show where a TrainingJob would be placed, and why, without touching the cluster.
+
+    Exits 0 with a placement or an "unschedulable" answer, 2 when an input is bad.
+    """
+    from netsched import dryrun
+
+    try:
+        run = dryrun.plan(cluster=cluster, job=job, strategy=strategy, now=now)
+    except dryrun.ClusterFileError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps(dryrun.outcome_json(run.outcome), indent=2))
+    else:
+        typer.echo(dryrun.outcome_table(run), nl=False)
 
 
 def main() -> None:

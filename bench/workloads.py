@@ -1,0 +1,152 @@
+"""The jobs the placement benchmark replays: Philly-derived streams and synthetic large gangs.
+
+Every assumption that turns a trace line into a :class:`Demand` lives in
+:data:`JOB_TYPES` and :func:`pods_for`, so docs/benchmarks.md can print them.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from netsched.domain.demand import Demand, ParallelDegrees, Pattern
+
+GPUS_PER_HOST = 8
+BYTES_PER_PARAM = 4  # fp32 gradients
+
+
+@dataclass(frozen=True, slots=True)
+class JobType:
+    """What we assume about one Gavel job type (the trace gives only its name)."""
+
+    prefix: str
+    pattern: Pattern
+    params_millions: float
+    steps_per_second: float
+    why: str
+
+
+JOB_TYPES = (
+    JobType("ResNet-18", Pattern.DATA_PARALLEL, 11.7, 25.0, "image classifier, DDP"),
+    JobType("ResNet-50", Pattern.DATA_PARALLEL, 25.6, 4.0, "image classifier, DDP"),
+    JobType("CycleGAN", Pattern.DATA_PARALLEL, 28.3, 2.0, "two generators + critics, DDP"),
+    JobType("Transformer", Pattern.HYBRID, 65.0, 6.0, "tensor in a pod, 2 pipeline stages"),
+    JobType("LM", Pattern.PIPELINE_PARALLEL, 50.0, 15.0, "stacked LSTM split by layers"),
+    JobType("Recommendation", Pattern.EXPERT_PARALLEL, 25.0, 10.0, "embedding all-to-all"),
+    JobType("A3C", Pattern.NONE, 1.0, 30.0, "independent RL workers"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceJob:
+    """One line of a Philly-derived trace, turned into a gang with an arrival and a duration."""
+
+    name: str
+    demand: Demand
+    arrival: float
+    duration: float
+
+
+def job_type(name: str) -> JobType:
+    return next(t for t in JOB_TYPES if name.startswith(t.prefix))
+
+
+def pods_for(gpus: int) -> tuple[int, int]:
+    """(replicas, GPUs per pod): one pod per host-sized share, as DDP launchers run it.
+
+    Up to 8 GPUs is one pod; beyond, pods of 8 GPUs, or of gcd(GPUs, 8) when 8 does
+    not divide the count (20 GPUs -> 5 pods of 4).
+    """
+    if gpus <= GPUS_PER_HOST:
+        return 1, gpus
+    per_pod = math.gcd(gpus, GPUS_PER_HOST)
+    return gpus // per_pod, per_pod
+
+
+def demand_for(name: str, kind: JobType, gpus: int) -> Demand:
+    replicas, per_pod = pods_for(gpus)
+    payload = int(kind.params_millions * 1e6 * BYTES_PER_PARAM)
+    degrees = None
+    if kind.pattern is Pattern.HYBRID:
+        pipeline = 2 if replicas % 2 == 0 else 1
+        degrees = ParallelDegrees(tensor=per_pod, pipeline=pipeline, data=replicas // pipeline)
+        payload //= per_pod * pipeline  # each GPU all-reduces its shard of the gradients
+    if kind.pattern is Pattern.NONE:
+        payload = 0
+    return Demand(
+        name=name,
+        replicas=replicas,
+        gpus_per_pod=per_pod,
+        pattern=kind.pattern,
+        bytes_per_step=payload,
+        degrees=degrees,
+    )
+
+
+def read_traces(paths: list[Path]) -> list[TraceJob]:
+    """Every job of the given traces, merged by arrival time (ties by trace, then line)."""
+    jobs: list[TraceJob] = []
+    for path in paths:
+        with path.open(newline="") as handle:
+            for line, row in enumerate(csv.reader(handle, delimiter="\t")):
+                kind = job_type(row[0])
+                gpus = int(row[6])
+                name = f"{path.stem}/{line:04d}"
+                jobs.append(
+                    TraceJob(
+                        name=name,
+                        demand=demand_for(name, kind, gpus),
+                        arrival=float(row[5]),
+                        duration=int(row[4]) / kind.steps_per_second,
+                    )
+                )
+    return sorted(jobs, key=lambda j: j.arrival)
+
+
+def compress(
+    jobs: list[TraceJob], *, cluster_gpus: int, load: float
+) -> tuple[list[TraceJob], float]:
+    """Divide arrival times so the offered load (GPU-seconds asked / offered) is ``load``.
+
+    Returns the jobs and the factor. Durations are kept: only arrivals move closer.
+    """
+    asked = sum(j.demand.total_gpus * j.duration for j in jobs)
+    span = max(j.arrival for j in jobs) - min(j.arrival for j in jobs)
+    factor = max(1.0, load * cluster_gpus * span / asked)
+    start = min(j.arrival for j in jobs)
+    moved = [TraceJob(j.name, j.demand, (j.arrival - start) / factor, j.duration) for j in jobs]
+    return moved, factor
+
+
+SWEEP_GPUS = (64, 128, 256, 512, 1024)
+SWEEP_PAYLOAD = {
+    Pattern.DATA_PARALLEL: 14 * 10**9,  # 7B parameters, bf16 gradients
+    Pattern.PIPELINE_PARALLEL: 256 * 2**20,  # activations at a stage boundary
+    Pattern.MODEL_PARALLEL: 256 * 2**20,
+    Pattern.EXPERT_PARALLEL: 2 * 2**30,  # tokens dispatched per step
+    Pattern.HYBRID: 140 * 10**9 // 32,  # 70B bf16 gradients, one (tensor 8 x pipeline 4) shard
+}
+
+
+def sweep() -> list[Demand]:
+    """Large synthetic gangs of 8-GPU pods, each pattern at each size."""
+    demands = []
+    for gpus in SWEEP_GPUS:
+        replicas = gpus // GPUS_PER_HOST
+        for pattern, payload in SWEEP_PAYLOAD.items():
+            degrees = None
+            if pattern is Pattern.HYBRID:
+                degrees = ParallelDegrees(tensor=8, pipeline=4, data=replicas // 4)
+            demands.append(
+                Demand(
+                    name=f"sweep/{pattern.value.lower()}-{gpus}",
+                    replicas=replicas,
+                    gpus_per_pod=GPUS_PER_HOST,
+                    pattern=pattern,
+                    bytes_per_step=payload,
+                    degrees=degrees,
+                )
+            )
+    return demands
