@@ -14,8 +14,8 @@ Kubernetes ``List``. :func:`parse_cluster` turns its items into what
   and the largest init container (plus the sidecars started before it).
 - **NetworkTopologies** (optional) name the tiers; without one, ``default`` means
   :data:`~netsched.domain.scheme.DEFAULT_SCHEME`.
-- **LinkMeasurements** (optional) become :class:`~netsched.domain.topology.LinkSample`\\ s
-  (see :func:`uplink_samples` for how their ``level`` is read).
+- **LinkMeasurements** (optional) are kept as validated objects; a snapshot takes them
+  through :meth:`~netsched.api.LinkMeasurement.to_sample` once the scheme is known.
 
 Other kinds are ignored. Everything here is pure parsing of already-loaded YAML;
 only :func:`load_yaml` touches the file system. Every error is a
@@ -24,8 +24,8 @@ only :func:`load_yaml` touches the file system. Every error is a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -35,9 +35,8 @@ import yaml
 from pydantic import ValidationError
 
 from netsched.api import GPU_RESOURCE, LinkMeasurement, NetworkTopology, parse_quantity
+from netsched.api.validation import field_path
 from netsched.domain.nodes import NodeInfo
-from netsched.domain.scheme import TopologyScheme
-from netsched.domain.topology import LinkSample
 
 DEFAULT_MEASUREMENT_TTL = timedelta(minutes=10)
 """How long a measurement stays fresh when the file holds no NetworkTopology to say."""
@@ -57,13 +56,13 @@ class ClusterState:
         nodes: every Node, in file order.
         used_gpus: node name -> GPUs requested by pods bound to it and not finished.
         topologies: NetworkTopology name -> object.
-        measurements: every LinkMeasurement, as a sample.
+        measurements: every LinkMeasurement, validated.
     """
 
     nodes: tuple[NodeInfo, ...]
     used_gpus: Mapping[str, int] = field(default_factory=dict)
     topologies: Mapping[str, NetworkTopology] = field(default_factory=dict)
-    measurements: tuple[LinkSample, ...] = ()
+    measurements: tuple[LinkMeasurement, ...] = ()
 
     def measurement_ttl(self, topology: NetworkTopology | None) -> timedelta:
         """The topology's ``measurementTTLSeconds``, else :data:`DEFAULT_MEASUREMENT_TTL`."""
@@ -124,7 +123,7 @@ def parse_cluster(document: Any, *, source: str) -> ClusterState:
     nodes: list[NodeInfo] = []
     used: dict[str, int] = {}
     topologies: dict[str, NetworkTopology] = {}
-    samples: list[LinkSample] = []
+    samples: list[LinkMeasurement] = []
     for index, item in enumerate(items):
         where = f"{source}: items[{index}]"
         if not isinstance(item, dict):
@@ -141,16 +140,7 @@ def parse_cluster(document: Any, *, source: str) -> ClusterState:
             topology = _validated(NetworkTopology, item, where=where)
             topologies[topology.metadata.name or "default"] = topology
         elif kind == "LinkMeasurement":
-            spec = _validated(LinkMeasurement, item, where=where).spec
-            samples.append(
-                LinkSample(
-                    source=spec.source_node,
-                    target=spec.target_node,
-                    level=spec.level,
-                    gbps=spec.gbps,
-                    observed_at=aware(spec.measured_at),
-                )
-            )
+            samples.append(_validated(LinkMeasurement, item, where=where))
         elif kind is None:
             raise ClusterFileError(f"{where}: kind is missing; every item needs one")
     if not nodes:
@@ -158,22 +148,6 @@ def parse_cluster(document: Any, *, source: str) -> ClusterState:
             f"{source}: the List holds no Node; include them: kubectl get nodes,pods,... -o yaml"
         )
     return ClusterState(tuple(nodes), used, topologies, tuple(samples))
-
-
-def uplink_samples(samples: Iterable[LinkSample], scheme: TopologyScheme) -> list[LinkSample]:
-    """Samples re-levelled from the API's meaning to the snapshot's.
-
-    A LinkMeasurement's ``level`` is the widest tier the path *reaches* (``spine`` for
-    two nodes in different leaves of one spine: the path turns at the spine), while a
-    :class:`~netsched.domain.topology.LinkSample`'s is the tier whose *uplinks* it
-    crosses (``leaf`` for the same pair). A level the scheme lacks, or ``host``, is
-    kept as is, so the snapshot counts the sample as unmatched.
-    """
-    tiers = scheme.tier_names
-    return [
-        replace(s, level=tiers[tiers.index(s.level) - 1]) if s.level in tiers[1:] else s
-        for s in samples
-    ]
 
 
 def aware(moment: datetime) -> datetime:
@@ -286,16 +260,3 @@ def plain_errors(error: ValidationError) -> str:
         f"{field_path(detail['loc']) or '(top level)'}: {detail['msg']}"
         for detail in error.errors(include_url=False)
     )
-
-
-def field_path(loc: Sequence[int | str]) -> str:
-    """``("spec", "containers", 0, "name")`` -> ``spec.containers[0].name``."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif "." in part or "/" in part:
-            text += f"[{part!r}]"
-        else:
-            text += f".{part}" if text else part
-    return text

@@ -23,7 +23,6 @@ from netsched.clusterfile import (
     aware,
     load_yaml,
     parse_cluster,
-    uplink_samples,
 )
 from netsched.domain.gang import Outcome, Placement, snapshot_index
 from netsched.domain.placement import STRATEGIES, OptimalUnsupported, place
@@ -68,7 +67,7 @@ def plan(*, cluster: Path, job: Path, strategy: str, now: datetime | None = None
             nodes=state.nodes,
             scheme=scheme,
             used_gpus=state.used_gpus,
-            measurements=uplink_samples(state.measurements, scheme),
+            measurements=[m.to_sample(scheme) for m in state.measurements],
             now=aware(now or datetime.now(UTC)),
             measurement_ttl=state.measurement_ttl(topology),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType
@@ -282,3 +283,48 @@ def test_any_mapping_parses_like_a_dict() -> None:
     assert TrainingJob.model_validate(wrapped) == TrainingJob.model_validate(manifest)
     body = kopf.Body(example("topologies/kueue-style.yaml"))
     assert NetworkTopology.model_validate(body).to_scheme().tier_names == ("host", "rack", "block")
+
+
+# --- LinkMeasurement -> LinkSample: the level is re-read from "reached" to "uplink crossed" ---
+
+
+def _measurement(level: str, measured_at: str = "2026-11-24T10:00:00Z") -> LinkMeasurement:
+    return LinkMeasurement.model_validate(
+        {
+            "apiVersion": "netsched.io/v1alpha1",
+            "kind": "LinkMeasurement",
+            "metadata": {"name": "a.b"},
+            "spec": {
+                "sourceNode": "a",
+                "targetNode": "b",
+                "level": level,
+                "gbps": 100.0,
+                "measuredAt": measured_at,
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("reached", "crossed"),
+    [
+        ("leaf", "host"),  # two nodes of one rack: only their host uplinks
+        ("spine", "leaf"),  # two racks under one spine: the leaves' uplinks
+        ("core", "spine"),  # two spines: the spines' uplinks
+        ("host", "host"),  # kept, so the snapshot counts it as unmatched
+        ("rail", "rail"),  # a level the scheme lacks: kept, unmatched
+    ],
+)
+def test_measurement_level_becomes_the_tier_whose_uplinks_it_crosses(
+    reached: str, crossed: str
+) -> None:
+    sample = _measurement(reached).to_sample(DEFAULT_SCHEME)
+
+    assert (sample.source, sample.target, sample.gbps) == ("a", "b", 100.0)
+    assert sample.level == crossed
+
+
+def test_measurement_time_without_a_zone_is_utc() -> None:
+    sample = _measurement("spine", "2026-11-24T10:00:00").to_sample(DEFAULT_SCHEME)
+
+    assert sample.observed_at == datetime(2026, 11, 24, 10, tzinfo=UTC)

@@ -13,6 +13,8 @@ sample, so the number of objects stays bounded by the pairs it probes.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
@@ -32,6 +34,8 @@ from netsched.api.meta import (
     validations,
 )
 from netsched.api.networktopology import ProbeTool
+from netsched.domain.scheme import TopologyScheme
+from netsched.domain.topology import LinkSample
 
 SAME_NODE = "sourceNode and targetNode must differ: a link joins two nodes"
 
@@ -87,3 +91,30 @@ class LinkMeasurement(KubernetesObject):
     kind: Literal["LinkMeasurement"] = "LinkMeasurement"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: LinkMeasurementSpec
+
+    def to_sample(self, scheme: TopologyScheme) -> LinkSample:
+        """This measurement as a placement snapshot reads it.
+
+        ``spec.level`` names the widest tier the path *reaches* (``spine`` for two
+        nodes in different leaves of one spine: the path turns at the spine), while a
+        :class:`~netsched.domain.topology.LinkSample`'s ``level`` is the tier whose
+        *uplinks* the path crosses (``leaf`` for the same pair): one tier narrower. A
+        level the scheme lacks, or ``host``, is kept as it is, so the snapshot counts
+        the sample as unmatched instead of applying it to the wrong links. A time
+        written without a zone is taken as UTC.
+        """
+        spec = self.spec
+        measured_at = spec.measured_at
+        if measured_at.tzinfo is None:
+            measured_at = measured_at.replace(tzinfo=UTC)
+        sample = LinkSample(
+            source=spec.source_node,
+            target=spec.target_node,
+            level=spec.level,
+            gbps=spec.gbps,
+            observed_at=measured_at,
+        )
+        tiers = scheme.tier_names
+        if spec.level in tiers[1:]:
+            sample = replace(sample, level=tiers[tiers.index(spec.level) - 1])
+        return sample

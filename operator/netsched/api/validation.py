@@ -102,13 +102,14 @@ def validate_manifest(manifest: Any, topology: NetworkTopology | None) -> list[P
         job = TrainingJob.model_validate(manifest)
     except ValidationError as error:
         return [
-            Problem(field_path=_path(detail["loc"]), message=detail["msg"])
+            Problem(field_path=field_path(detail["loc"]), message=detail["msg"])
             for detail in error.errors(include_url=False)
         ]
     return validate_training_job(job, topology)
 
 
-def _path(loc: Sequence[int | str]) -> str:
+def field_path(loc: Sequence[int | str]) -> str:
+    """``("spec", "containers", 0, "name")`` -> ``spec.containers[0].name``."""
     text = ""
     for part in loc:
         if isinstance(part, int):
