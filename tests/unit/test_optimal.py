@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from builders import demand, node, rack, sample, snapshot
 from hypothesis import given, settings
@@ -32,6 +34,17 @@ class TestYardstick:
                 assert isinstance(other, Placement) == isinstance(best, Placement)
             if isinstance(other, Placement) and isinstance(best, Placement):
                 assert best.cost.comm_seconds <= other.cost.comm_seconds * (1 + 1e-9), name
+
+    @settings(max_examples=60, deadline=None)
+    @given(clusters(), demands(hybrid=False))
+    def test_netsched_is_within_5_percent_of_optimal(self, cluster, job):
+        builders, samples = cluster
+        snap = snapshot(*builders, samples=samples)
+        job = dataclasses.replace(job, preferred_tier=None)  # a wish optimal does not weigh
+        ours, best = place(job, snap), place(job, snap, strategy="optimal")
+        assert isinstance(ours, Placement) == isinstance(best, Placement)
+        if isinstance(ours, Placement) and isinstance(best, Placement):
+            assert ours.cost.comm_seconds <= best.cost.comm_seconds * 1.05 + 1e-12
 
     #          spine-a
     #     /       |       \

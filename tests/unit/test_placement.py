@@ -121,6 +121,89 @@ class TestNetsched:
         assert set(result.nodes) == {"n4", "n5", "n6", "n7"}
         assert "n1" in place(demand(4), snap, strategy="tas").nodes
 
+    @pytest.mark.parametrize(
+        ("nodes", "samples", "job", "slow", "spanned"),
+        [
+            #               core-x
+            #          /             \
+            #      spine-a          spine-b
+            #         |                |
+            #      leaf-1           leaf-1
+            #    n1 n2 n3            n4 n5        n3's NIC measured at 100 Gbps
+            #
+            # Five 4-GPU pods fit under spine-a's leaf only by using n3; a ring over
+            # n3 takes 0.128 s, one that crosses the spines at 400 Gbps takes 0.032 s.
+            pytest.param(
+                (
+                    rack("spine-a", "leaf-1", "n1", "n2", "n3"),
+                    rack("spine-b", "leaf-1", "n4", "n5"),
+                ),
+                (sample("n3", "n3", level="host", gbps=100.0),),
+                demand(5, gpus=4),
+                "n3",
+                "core",
+                id="slow-host-avoided-across-spines",
+            ),
+            #                 core-x
+            #            /              \
+            #        spine-a           spine-b
+            #       /       \             |
+            #   leaf-1     leaf-2       leaf-3
+            #   n1..n4     n5 n6        n7 n8      leaf-2 uplink measured at 100 Gbps
+            #
+            # Six pods fill spine-a exactly, so the detour inside it has no room;
+            # crossing to spine-b instead keeps every link at 400 Gbps or more.
+            pytest.param(
+                (
+                    rack("spine-a", "leaf-1", "n1", "n2", "n3", "n4"),
+                    rack("spine-a", "leaf-2", "n5", "n6"),
+                    rack("spine-b", "leaf-3", "n7", "n8"),
+                ),
+                (sample("n5", "n6", level="leaf", gbps=100.0),),
+                demand(6),
+                "n5",
+                "core",
+                id="degraded-leaf-uplink-avoided-across-spines",
+            ),
+            #          spine-a
+            #       /          \
+            #   leaf-1        leaf-2
+            #   n1 n2 n3        n4           n1's NIC measured at 200 Gbps
+            #
+            # All-to-all over six 8-GPU pods: leaving n1 out costs nothing anywhere else.
+            pytest.param(
+                (rack("spine-a", "leaf-1", "n1", "n2", "n3"), rack("spine-a", "leaf-2", "n4")),
+                (sample("n1", "n1", level="host", gbps=200.0),),
+                demand(3, pattern=Pattern.EXPERT_PARALLEL),
+                "n1",
+                "spine",
+                id="slow-host-avoided-by-all-to-all",
+            ),
+        ],
+    )
+    def test_a_wider_tier_wins_when_the_natural_one_needs_a_slow_link(
+        self, nodes, samples, job, slow, spanned
+    ):
+        snap = snapshot(*nodes, samples=samples)
+        ours, kueue = place(job, snap), place(job, snap, strategy="tas")
+        best = place(job, snap, strategy="optimal")
+        assert slow not in ours.nodes and slow in kueue.nodes
+        assert ours.cost.tier_spanned == spanned
+        assert ours.cost.comm_seconds == pytest.approx(best.cost.comm_seconds)
+        assert ours.cost.comm_seconds < kueue.cost.comm_seconds
+
+    #       spine-a
+    #      /       \
+    #  leaf-1     leaf-2
+    #  n1 n2        n3        n2's NIC measured at 399 Gbps (0.25 % slow)
+    #
+    # Crossing to leaf-2 with n1 and n3 would save 0.25 %: too little to leave the leaf.
+    def test_a_wider_tier_does_not_win_on_a_sliver_of_time(self):
+        nodes = (rack("spine-a", "leaf-1", "n1", "n2"), rack("spine-a", "leaf-2", "n3"))
+        snap = snapshot(*nodes, samples=(sample("n2", "n2", level="host", gbps=399.0),))
+        result = place(demand(2), snap)
+        assert set(result.nodes) == {"n1", "n2"}
+
     def test_all_to_all_spreads_over_more_uplinks_when_that_is_faster(self):
         # 8 two-GPU pods: packed four to a node, each NIC carries 4 x 4 x S/8.
         snap = snapshot(rack("spine-a", "leaf-1", "n1", "n2", "n3", "n4"))

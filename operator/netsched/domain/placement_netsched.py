@@ -4,7 +4,9 @@ Kueue's topology-aware scheduling finds the lowest tier with a domain that fits
 and packs it by free capacity. netsched starts the same way but lets the cost
 model (with *measured* uplink bandwidth) choose among domains and among ways of
 splitting the gang over their children, so a degraded leaf or spine uplink is
-avoided when a healthy one exists.
+avoided when a healthy one exists. It then counts, per domain, the exact least
+bottleneck time (phase 5), which finds the faster placement in a wider tier when
+the natural one can only hold the gang over a slow host or uplink.
 """
 
 from __future__ import annotations
@@ -25,19 +27,24 @@ from netsched.domain.gang import (
     tier_limit,
     without,
 )
+from netsched.domain.placement_bottleneck import COUNTED_PATTERNS, Bottleneck
 from netsched.domain.placement_fill import EVENLY, FASTEST, FEWEST, FillPolicy, Share, fill
 from netsched.domain.topology import ClusterSnapshot
 
 NAME = "netsched"
 CANDIDATE_BUDGET = 8
 """Candidate domains per tier costed in full, at most, once one placement is in hand."""
+WIDER_MARGIN = 0.005
+"""How much less time a placement spanning a wider tier must promise to win (a fraction)."""
+COUNTING_BUDGET = 8_000
+"""Phase 5 runs when (gang pods) x (hosts with room in the domains it counts) is at most this."""
 
 
 @checked(NAME)
 def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
     """Place the gang where its predicted communication time is lowest.
 
-    The algorithm, in four phases:
+    The algorithm, in five phases:
 
     1. **Count** bottom-up how many of the gang's pods fit in every domain (a node
        with 7 free GPUs holds no 8-GPU pod).
@@ -57,13 +64,31 @@ def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
     4. **Cost** each option with :func:`netsched.domain.cost.predict` and keep the
        best by: preferredTier honoured, communication time, cross-tier bytes (widest
        tier first), then fragmentation (least room left in the chosen domain and on
-       the chosen nodes). Per tier, costing stops after :data:`CANDIDATE_BUDGET`
-       candidates, or once a candidate's lower bound exceeds the best time found.
+       the chosen nodes). An option spanning a wider tier than the best so far wins
+       only on at least :data:`WIDER_MARGIN` less time, never on a tie, so locality
+       is given up only for a real gain. Per tier, costing stops after
+       :data:`CANDIDATE_BUDGET` candidates, or once a candidate's lower bound shows it
+       cannot win.
 
-    Then the domains inside the chosen one whose uplinks are measured below nominal
-    are counted as full, slowest first, as long as the chosen domain still holds the
-    gang, and the pods are shared out again each time: the greedy shares above can
-    walk into a degraded leaf; this walks back out when there is room elsewhere.
+       Then the domains inside the chosen one whose uplinks are measured below
+       nominal are counted as full, slowest first, as long as the chosen domain
+       still holds the gang, and the pods are shared out again each time: the
+       greedy shares above can walk into a degraded leaf; this walks back out when
+       there is room elsewhere in the same domain.
+    5. **Count** the exact bottleneck (:mod:`netsched.domain.placement_bottleneck`):
+       for rings, chains and all-to-all, an uplink's bytes depend only on how many
+       pods sit under it, so the least time in which each domain can hold the gang
+       is found by counting, bottom-up, which pod counts every domain may take
+       without a link exceeding that time. This looks past the natural tier: a
+       slow host or leaf uplink the natural domain cannot avoid, or a faster one in
+       a wider tier, shows up as a lower time in a wider domain. First the optimum
+       over the widest allowed domains; then, tier by tier from the natural one,
+       every fitting domain that can beat the best so far is shared out at its own
+       least time (packed into few children) and costed as in phase 4, until the
+       best is within :data:`WIDER_MARGIN` of the optimum. Skipped when phase 4
+       already reaches the host-NIC floor (no placement beats one pod's traffic
+       over the fastest NIC), for Hybrid, and when counting would exceed
+       :data:`COUNTING_BUDGET`.
 
     Everything is sorted with explicit tie-breaks (path order last), so the same
     input always gives the same placement.
@@ -94,7 +119,7 @@ def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
                 if shares not in seen:
                     seen.add(shares)
                     option = _option(demand, snapshot, domain, shares, rank=(tier, position))
-                    best = option if best is None or option.score < best.score else best
+                    best = option if best is None or _better(option, best) else best
     assert best is not None  # the first candidate of the natural tier is always costed
     # Phase 4b: route around degraded links: count the slowest measured-degraded
     # domains inside the chosen one as full, while it still holds the gang, and share out again.
@@ -107,7 +132,9 @@ def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
         for policy in (FASTEST, FEWEST, EVENLY):
             shares = _share(snapshot, masked, best.domain, pods, policy)
             option = _option(demand, snapshot, best.domain, shares, rank=best.score[-2:])
-            best = option if option.score < best.score else best
+            best = option if _better(option, best) else best
+    # Phase 5: the exact bottleneck, counted, when it can beat what the shares found.
+    best = _counted(demand, snapshot, capacity, tiers=range(natural, limit + 1), best=best)
     return placed(demand, snapshot, strategy=NAME, order=best.order, cost=best.cost)
 
 
@@ -118,6 +145,72 @@ class _Option:
     order: list[str]
     cost: Cost
     domain: int
+    tier: int
+
+    @property
+    def seconds(self) -> float:
+        return self.score[1]
+
+
+def _better(option: _Option, best: _Option) -> bool:
+    """Whether ``option`` beats ``best``: by score in the same tier, by a margin across tiers.
+
+    A placement spanning a wider tier puts bytes on uplinks the narrower one never
+    touches and breaks up a larger island, so it wins only on clearly less time
+    (:data:`WIDER_MARGIN`), never on a tie or on a rounding error.
+    """
+    if option.tier == best.tier:
+        return option.score < best.score
+    if option.tier > best.tier:
+        return _clearly_faster(option, best)
+    return not _clearly_faster(best, option)
+
+
+def _clearly_faster(wide: _Option, narrow: _Option) -> bool:
+    if wide.score[0] != narrow.score[0]:  # preferredTier honoured or not
+        return wide.score[0] < narrow.score[0]
+    return wide.seconds < narrow.seconds * (1 - WIDER_MARGIN)
+
+
+def _counted(
+    demand: Demand, snapshot: ClusterSnapshot, capacity: Capacity, *, tiers: range, best: _Option
+) -> _Option:
+    """Phase 5: the least bottleneck time by counting pods per domain; see placement_bottleneck.
+
+    First the optimum over the widest allowed domains; then, tier by tier from the
+    natural one, every fitting domain that can beat the best so far is shared out at
+    its own least time and costed, until the best is within :data:`WIDER_MARGIN` of
+    the optimum and spans a narrower tier than the next one. Skipped when the
+    pattern's load is not a function of pod counts (Hybrid), when the shares already
+    reach the host-NIC floor, or when counting would cost more than
+    :data:`COUNTING_BUDGET`.
+    """
+    pods = demand.replicas
+    if demand.pattern not in COUNTED_PATTERNS or tiers.start == 0 or best.seconds == 0:
+        return best
+    counting = Bottleneck(demand, snapshot, capacity)
+    tops = fitting(snapshot, capacity, rank=tiers[-1], pods=pods)
+    scopes = [fitting(snapshot, capacity, rank=t, pods=pods) for t in tiers]
+    work = pods * sum(capacity.hosts[d] for tier in scopes for d in tier)
+    if best.seconds <= counting.floor(tops) * (1 + 1e-9) or work > COUNTING_BUDGET:
+        return best
+    times = counting.times(tops)
+    optimum = best.seconds
+    for top in tops:
+        least = counting.least_time(top, times, at_most=optimum)
+        optimum = optimum if least is None else least
+    if optimum >= best.seconds:
+        return best
+    for tier, domains in zip(tiers, scopes, strict=True):
+        if best.tier < tier and best.seconds <= optimum * (1 + WIDER_MARGIN):
+            break  # nothing wider can be clearly faster
+        for position, domain in enumerate(domains):
+            least = counting.least_time(domain, times, at_most=best.seconds)
+            if least is not None:
+                shares = tuple(sorted(counting.shares(domain, least)))
+                option = _option(demand, snapshot, domain, shares, rank=(tier, position))
+                best = option if _better(option, best) else best
+    return best
 
 
 def _share(
@@ -145,7 +238,8 @@ def _option(
         *_fragmentation(demand, snapshot, domain, shares),
         *rank,
     )
-    return _Option(score, shares, order, cost, domain)
+    tier = snapshot.scheme.tier_rank(cost.tier_spanned)
+    return _Option(score, shares, order, cost, domain, tier)
 
 
 def _beyond(bound: float, best: _Option, wider: bool) -> bool:
@@ -154,8 +248,8 @@ def _beyond(bound: float, best: _Option, wider: bool) -> bool:
     Candidates of a tier wider than the natural one also lose ties: they put bytes
     on uplinks of a tier the natural placement does not touch at all.
     """
-    time = best.cost.ranking()[0]
-    return bound >= time if wider else bound > time
+    time = best.seconds
+    return bound >= time * (1 - WIDER_MARGIN) if wider else bound > time
 
 
 def _candidate_key(

@@ -1,0 +1,202 @@
+"""The fastest split of a gang under one domain, found by counting: netsched's phase 5.
+
+For a ring, a chain or an all-to-all whose ranks are in ring order (depth-first,
+see :func:`~netsched.domain.gang.ring_order`), the bytes on a domain's uplink
+depend only on ``k``, the gang's pods inside that domain (see
+:mod:`netsched.domain.cost`): a ring edge or a chain link when ``0 < k < N``, and
+``k * (N - k) * S/N`` for all-to-all. So "can the gang finish its traffic in
+``T`` seconds under domain D?" is a counting question, answered bottom-up:
+
+* each host may hold any count up to its room whose uplink time is at most ``T``
+  (0 and N are always allowed: they put nothing on the uplink);
+* a switch may hold any sum of counts its children may hold, again only if its own
+  uplink carries that count in ``T`` (D's own uplink is never crossed).
+
+The sets are bit masks (bit ``k`` set: ``k`` pods possible), so a switch's set is
+a few shifts and ORs per child. The least feasible ``T`` is one of the finitely
+many ``(bytes for k pods) / (uplink bandwidth)`` values, found by bisection;
+:func:`fastest_shares` then walks back down, giving each child as many pods as it
+may take while the remaining children can still take the rest, so the gang stays
+packed into few domains. The answer is exact under the cost model (the same one
+the ``optimal`` strategy solves as an integer program), at a cost of about
+(domains with room) x N bit operations per bisection step, so callers bound it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from netsched.domain.cost import BYTES_PER_GBPS, ring_edge_bytes
+from netsched.domain.demand import Demand, Pattern
+from netsched.domain.gang import Capacity
+from netsched.domain.placement_fill import Share
+from netsched.domain.topology import ClusterSnapshot
+
+COUNTED_PATTERNS = frozenset(
+    {
+        Pattern.DATA_PARALLEL,
+        Pattern.MODEL_PARALLEL,
+        Pattern.PIPELINE_PARALLEL,
+        Pattern.EXPERT_PARALLEL,
+    }
+)
+"""Patterns whose uplink load depends only on the pods inside a domain (not Hybrid)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bottleneck:
+    """Counting sets for one demand on one snapshot; see the module docstring.
+
+    Attributes:
+        demand: the gang.
+        snapshot: the cluster.
+        capacity: pods of the gang each domain has room for (phase 1).
+    """
+
+    demand: Demand
+    snapshot: ClusterSnapshot
+    capacity: Capacity
+
+    def uplink_seconds(self, domain: int, pods: int) -> float:
+        """Seconds on ``domain``'s uplink with ``pods`` of the gang inside it."""
+        return self._seconds(pods, self.snapshot.domains[domain].uplink_gbps)
+
+    def floor(self, scopes: list[int]) -> float:
+        """Seconds no placement under ``scopes`` beats once the gang spans two hosts.
+
+        Every host the gang uses then holds some but not all of its pods, so its
+        uplink carries at least the traffic of one pod (or of all but one), and no
+        host uplink is faster than the fastest with room.
+        """
+        fastest = max((self.capacity.fastest_host[s] for s in scopes), default=0.0)
+        ranks = self.demand.replicas
+        return min(self._seconds(1, fastest), self._seconds(ranks - 1, fastest))
+
+    def _seconds(self, pods: int, gbps: float | None) -> float:
+        ranks, size = self.demand.replicas, float(self.demand.bytes_per_step)
+        if pods <= 0 or pods >= ranks:
+            return 0.0
+        if self.demand.pattern is Pattern.DATA_PARALLEL:
+            load = ring_edge_bytes(ranks, size)
+        elif self.demand.pattern is Pattern.EXPERT_PARALLEL:
+            load = pods * (ranks - pods) * size / ranks
+        else:
+            load = size
+        return load / (gbps * BYTES_PER_GBPS) if gbps else float("inf")
+
+    def times(self, scopes: list[int]) -> list[float]:
+        """Every time some uplink under ``scopes`` can take, ascending: where T* lies."""
+        values = {0.0}
+        room, ranks = self.capacity.pods, self.demand.replicas
+        for scope in scopes:
+            for domain in self._below(scope):
+                values.update(
+                    self.uplink_seconds(domain, k)
+                    for k in range(1, min(room[domain], ranks - 1) + 1)
+                )
+        return sorted(values)
+
+    def least_time(self, scope: int, times: list[float], *, at_most: float) -> float | None:
+        """The least of ``times``, at most ``at_most``, in which ``scope`` holds the gang."""
+        high = bisect.bisect_right(times, at_most)
+        if high == 0 or not self.feasible(scope, times[high - 1]):
+            return None
+        low = 0
+        while low < high - 1:
+            middle = (low + high - 1) // 2
+            if self.feasible(scope, times[middle]):
+                high = middle + 1
+            else:
+                low = middle + 1
+        return times[high - 1]
+
+    def feasible(self, scope: int, seconds: float) -> bool:
+        masks: dict[int, int] = {}
+        return bool(self._mask(scope, scope, seconds, masks) >> self.demand.replicas & 1)
+
+    def shares(self, scope: int, seconds: float) -> list[Share]:
+        """Hosts and pods for the gang under ``scope`` in ``seconds`` (which must be feasible)."""
+        masks: dict[int, int] = {}
+        self._mask(scope, scope, seconds, masks)
+        shares: list[Share] = []
+        self._descend(scope, self.demand.replicas, masks, shares)
+        return shares
+
+    def _below(self, scope: int) -> list[int]:
+        """Domains with room strictly under ``scope``."""
+        found, stack = [], list(self.snapshot.domains[scope].children)
+        while stack:
+            domain = stack.pop()
+            if self.capacity.pods[domain] > 0:
+                found.append(domain)
+                stack.extend(self.snapshot.domains[domain].children)
+        return found
+
+    def _mask(self, domain: int, scope: int, seconds: float, masks: dict[int, int]) -> int:
+        ranks = self.demand.replicas
+        full = (1 << (ranks + 1)) - 1
+        node = self.snapshot.domains[domain]
+        if node.tier_rank == 0:
+            mask = (1 << (min(self.capacity.pods[domain], ranks) + 1)) - 1
+        else:
+            mask = 1
+            for child in node.children:
+                if self.capacity.pods[child] > 0:
+                    mask = _sums(mask, self._mask(child, scope, seconds, masks), full)
+        if domain != scope:
+            mask &= self._allowed(domain, seconds)
+        masks[domain] = mask
+        return mask
+
+    def _allowed(self, domain: int, seconds: float) -> int:
+        """Bit mask of the pod counts whose uplink time is within ``seconds``."""
+        ranks = self.demand.replicas
+        allowed = 1 | 1 << ranks
+        for k in range(1, min(self.capacity.pods[domain], ranks - 1) + 1):
+            if self.uplink_seconds(domain, k) <= seconds:
+                allowed |= 1 << k
+        return allowed
+
+    def _descend(self, domain: int, pods: int, masks: dict[int, int], out: list[Share]) -> None:
+        """Give each child the most pods it may take while the rest can still take the rest.
+
+        Children that may take more go first (fewer children crossed), then the
+        ones with less room (best fit), then path order.
+        """
+        node = self.snapshot.domains[domain]
+        if node.tier_rank == 0:
+            out.append((domain, pods))
+            return
+        kids = [c for c in node.children if masks.get(c, 0) > 1]
+        kids.sort(key=lambda c: (-_highest(masks[c], pods), self.capacity.pods[c], c))
+        full = (1 << (pods + 1)) - 1
+        suffix = [1] * (len(kids) + 1)
+        for i in range(len(kids) - 1, -1, -1):
+            suffix[i] = _sums(suffix[i + 1], masks[kids[i]], full)
+        remaining = pods
+        for i, child in enumerate(kids):
+            take = next(
+                k
+                for k in range(min(remaining, masks[child].bit_length() - 1), -1, -1)
+                if masks[child] >> k & 1 and suffix[i + 1] >> (remaining - k) & 1
+            )
+            if take:
+                self._descend(child, take, masks, out)
+                remaining -= take
+
+
+def _sums(first: int, second: int, full: int) -> int:
+    """Every ``a + b`` with bit ``a`` of ``first`` and bit ``b`` of ``second``, up to ``full``."""
+    total, shift = 0, 0
+    while second:
+        if second & 1:
+            total |= first << shift
+        second >>= 1
+        shift += 1
+    return total & full
+
+
+def _highest(mask: int, most: int) -> int:
+    """The largest count in ``mask`` that is at most ``most``."""
+    return (mask & ((1 << (most + 1)) - 1)).bit_length() - 1
