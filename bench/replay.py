@@ -1,24 +1,39 @@
-"""Replay a job stream on a snapshot: arrivals, departures, a FIFO queue, one strategy.
+"""Replay a job stream on a snapshot: arrivals, departures, a queue, one strategy.
 
-At each arrival the job joins the queue; the queue is drained from its head while
-the head fits (strict FIFO: a job that does not fit blocks the ones behind it, as
-Kueue's StrictFIFO does) and again at each departure. Every ``place()`` call is
-timed; fragmentation is sampled just before each arrival is considered.
+Two queueing policies, named as Kueue's ClusterQueue ``queueingStrategy``
+(https://kueue.sigs.k8s.io/docs/concepts/cluster_queue/#queueing-strategy):
+
+* ``BestEffortFIFO`` (Kueue's default, and ours): jobs are tried oldest first, but
+  one that does not fit does not block younger ones that do. At a departure the
+  whole queue is offered GPUs in arrival order; at an arrival only the new job is,
+  since nothing was freed that an earlier pass had not already offered.
+* ``StrictFIFO``: the queue drains from its head while the head fits; a job that
+  does not fit blocks every job behind it.
+
+A queued job is handed to ``place()`` only when the free GPUs could hold its pods
+at all (``gpus_per_pod`` on some node, ``replicas`` times over); otherwise the
+strategy could only say "no room", and the replay would time that instead of a
+decision. Every ``place()`` call is timed; fragmentation and GPU utilisation are
+sampled just before each arrival is considered.
 """
 
 from __future__ import annotations
 
 import heapq
 import time
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netsched.domain.cost import Cost
 from netsched.domain.demand import Demand
-from netsched.domain.gang import Placement
+from netsched.domain.gang import Outcome, Placement
 from netsched.domain.placement import place
 from netsched.domain.topology import ClusterSnapshot
 from workloads import TraceJob
+
+QUEUEING = ("BestEffortFIFO", "StrictFIFO")
+Observer = Callable[[TraceJob, ClusterSnapshot, Outcome], None]
+"""Called with (job, snapshot it was placed on, outcome) after each ``place()`` call."""
 
 
 @dataclass
@@ -31,11 +46,13 @@ class Placed:
 @dataclass
 class ReplayResult:
     strategy: str
+    queueing: str
     placed: list[Placed] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     latencies_by_gpus: list[tuple[int, float]] = field(default_factory=list)
     fragmentation: list[float] = field(default_factory=list)
     partial_nodes: list[int] = field(default_factory=list)
+    busy: list[float] = field(default_factory=list)
     waited: int = 0
     left_waiting: int = 0
 
@@ -48,47 +65,98 @@ def fragmentation(snap: ClusterSnapshot, leaf_gpus: dict[int, int]) -> tuple[flo
     return (1 - whole / free_total if free_total else 0.0), partial
 
 
-def replay(snapshot: ClusterSnapshot, jobs: list[TraceJob], strategy: str) -> ReplayResult:
-    result = ReplayResult(strategy)
+def could_hold(snap: ClusterSnapshot, demand: Demand) -> bool:
+    """Whether the free GPUs, node by node, hold ``replicas`` pods of ``gpus_per_pod``."""
+    per_pod = demand.gpus_per_pod
+    if per_pod == 0:
+        return snap.host_count >= demand.replicas
+    room = 0
+    for host in range(snap.host_count):
+        room += snap.free[host] // per_pod
+        if room >= demand.replicas:
+            return True
+    return False
+
+
+def replay(
+    snapshot: ClusterSnapshot,
+    jobs: list[TraceJob],
+    strategy: str,
+    *,
+    queueing: str = "BestEffortFIFO",
+    observe: Observer | None = None,
+) -> ReplayResult:
+    """Replay ``jobs`` (sorted by arrival) with one strategy under one queueing policy."""
+    if queueing not in QUEUEING:
+        raise ValueError(f"unknown queueing {queueing!r}; choose one of {', '.join(QUEUEING)}")
+    strict = queueing == "StrictFIFO"
+    result = ReplayResult(strategy, queueing)
     leaf_gpus = {
         d: sum(snapshot.nodes[h].allocatable_gpus for h in snapshot.domains[d].hosts)
         for d in snapshot.tier_domains(1)
     }
+    total_gpus = sum(leaf_gpus.values())
     snap = snapshot
-    queue: deque[TraceJob] = deque()
+    queue: list[TraceJob] = []  # arrival order
     departures: list[tuple[float, int, dict[str, int]]] = []
     last_arrival = jobs[-1].arrival if jobs else 0.0
     sequence = 0
 
-    def drain(now: float) -> None:
+    def attempt(job: TraceJob, now: float, short: dict[int, int] | None = None) -> bool:
+        """Offer ``job`` the free GPUs; start it if its strategy places it.
+
+        ``short`` maps GPUs per pod to the fewest pods found not to fit during this
+        pass: GPUs are only taken within a pass, so a gang at least as large misses too.
+        """
         nonlocal snap, sequence
-        while queue:
-            job = queue[0]
-            started = time.perf_counter()
-            outcome = place(job.demand, snap, strategy=strategy)
-            elapsed = time.perf_counter() - started
-            result.latencies.append(elapsed)
-            result.latencies_by_gpus.append((job.demand.total_gpus, elapsed))
-            if not isinstance(outcome, Placement):
-                return
-            queue.popleft()
-            taken = outcome.gpus_by_node()
-            snap = snap.with_allocation(taken)
-            sequence += 1
-            heapq.heappush(departures, (now + job.duration, sequence, taken))
-            result.placed.append(Placed(job.demand, outcome.cost, now - job.arrival))
+        per_pod, pods = job.demand.gpus_per_pod, job.demand.replicas
+        if short is not None and pods >= short.get(per_pod, pods + 1):
+            return False
+        if not could_hold(snap, job.demand):
+            if short is not None:
+                short[per_pod] = pods
+            return False
+        started = time.perf_counter()
+        outcome = place(job.demand, snap, strategy=strategy)
+        elapsed = time.perf_counter() - started
+        result.latencies.append(elapsed)
+        result.latencies_by_gpus.append((job.demand.total_gpus, elapsed))
+        if observe is not None:
+            observe(job, snap, outcome)
+        if not isinstance(outcome, Placement):
+            return False
+        taken = outcome.gpus_by_node()
+        snap = snap.with_allocation(taken)
+        sequence += 1
+        heapq.heappush(departures, (now + job.duration, sequence, taken))
+        result.placed.append(Placed(job.demand, outcome.cost, now - job.arrival))
+        return True
+
+    def drain(now: float) -> None:
+        """One pass over the queue in arrival order (StrictFIFO stops at the first miss)."""
+        waiting: list[TraceJob] = []
+        short: dict[int, int] = {}
+        for position, job in enumerate(queue):
+            if attempt(job, now, short):
+                continue
+            if strict:
+                waiting += queue[position:]
+                break
+            waiting.append(job)
+        queue[:] = waiting
 
     for job in jobs:
         while departures and departures[0][0] <= job.arrival:
             when, _, taken = heapq.heappop(departures)
             snap = snap.without_allocation(taken)
-            drain(when)
+            if not departures or departures[0][0] > when:  # simultaneous ends: one pass
+                drain(when)
         frag, partial = fragmentation(snap, leaf_gpus)
         result.fragmentation.append(frag)
         result.partial_nodes.append(partial)
-        queue.append(job)
-        drain(job.arrival)
-        if queue:  # FIFO: if anything is left, the job just queued is
+        result.busy.append(1 - sum(snap.free[d] for d in leaf_gpus) / total_gpus)
+        if (strict and queue) or not attempt(job, job.arrival):
+            queue.append(job)
             result.waited += 1
     result.left_waiting = len(queue)
     while departures and queue:  # finish the stream so every job is costed once
