@@ -123,3 +123,27 @@ def demand(
         max_tier=max_tier,
         preferred_tier=preferred_tier,
     )
+
+
+def degraded_leaf_1() -> ClusterSnapshot:
+    """Three leaves under one spine; leaf-1's uplink measured at 25 % of nominal.
+
+    ::
+
+                 spine-a
+            /       |       \\
+        leaf-1   leaf-2   leaf-3
+        n1..n5   n6..n9   n10..n13       leaf-1 uplink measured at 400 Gbps (of 1600)
+    """
+    nodes = (
+        rack("spine-a", "leaf-1", "n1", "n2", "n3", "n4", "n5"),
+        rack("spine-a", "leaf-2", "n6", "n7", "n8", "n9"),
+        rack("spine-a", "leaf-3", "n10", "n11", "n12", "n13"),
+    )
+    samples = (
+        sample("n1", "n6", level="leaf", gbps=400.0),
+        sample("n2", "n10", level="leaf", gbps=400.0),
+        sample("n6", "n10", level="leaf", gbps=1600.0),
+        sample("n7", "n11", level="leaf", gbps=1600.0),
+    )
+    return snapshot(*nodes, samples=samples)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from builders import demand, node, rack, sample, snapshot
+from builders import degraded_leaf_1, demand, node, rack, snapshot
 from hypothesis import given, settings
 from strategies_gen import clusters, demands
 
@@ -52,18 +52,7 @@ class TestYardstick:
     # n1..n5   n6..n9   n10..n13       leaf-1 uplink measured at 400 Gbps
     @pytest.mark.parametrize("pattern", [Pattern.DATA_PARALLEL, Pattern.EXPERT_PARALLEL])
     def test_netsched_matches_optimal_around_a_degraded_leaf(self, pattern):
-        nodes = (
-            rack("spine-a", "leaf-1", "n1", "n2", "n3", "n4", "n5"),
-            rack("spine-a", "leaf-2", "n6", "n7", "n8", "n9"),
-            rack("spine-a", "leaf-3", "n10", "n11", "n12", "n13"),
-        )
-        samples = (
-            sample("n1", "n6", level="leaf", gbps=400.0),
-            sample("n2", "n10", level="leaf", gbps=400.0),
-            sample("n6", "n10", level="leaf", gbps=1600.0),
-            sample("n7", "n11", level="leaf", gbps=1600.0),
-        )
-        snap = snapshot(*nodes, samples=samples)
+        snap = degraded_leaf_1()
         job = demand(8, pattern=pattern)
         ours, best = place(job, snap), place(job, snap, strategy="optimal")
         assert ours.cost.comm_seconds == pytest.approx(best.cost.comm_seconds)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import demand, node, rack, sample, snapshot
+from builders import degraded_leaf_1, demand, node, rack, sample, snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies_gen import TIERS, clusters, demands
@@ -81,18 +81,7 @@ class TestNetsched:
     # At 25% a leaf uplink is as fast as one host's NIC, so a ring never notices; an
     # all-to-all gang with several pods behind it does.
     def test_a_degraded_leaf_uplink_is_avoided_by_netsched_but_not_by_tas(self):
-        nodes = (
-            rack("spine-a", "leaf-1", "n1", "n2", "n3", "n4", "n5"),
-            rack("spine-a", "leaf-2", "n6", "n7", "n8", "n9"),
-            rack("spine-a", "leaf-3", "n10", "n11", "n12", "n13"),
-        )
-        samples = (
-            sample("n1", "n6", level="leaf", gbps=400.0),
-            sample("n2", "n10", level="leaf", gbps=400.0),
-            sample("n6", "n10", level="leaf", gbps=1600.0),
-            sample("n7", "n11", level="leaf", gbps=1600.0),
-        )
-        snap = snapshot(*nodes, samples=samples)
+        snap = degraded_leaf_1()
         assert [snap.domains[d].id for d in snap.degraded] == ["core-x/spine-a/leaf-1"]
         job = demand(8, pattern=Pattern.EXPERT_PARALLEL)
         ours, kueue = place(job, snap), place(job, snap, strategy="tas")
