@@ -10,7 +10,10 @@ naming the file and the field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import os
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +39,23 @@ class DryRun:
     job: TrainingJob
     snapshot: ClusterSnapshot
     outcome: Outcome
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send file descriptor 1 to stderr for the block.
+
+    HiGHS (the ``optimal`` strategy's solver) prints its banner from C++ straight to
+    file descriptor 1, past ``sys.stdout``; without this, ``-o json`` would not parse.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def plan(*, cluster: Path, job: Path, strategy: str, now: datetime | None = None) -> DryRun:
@@ -71,7 +91,8 @@ def plan(*, cluster: Path, job: Path, strategy: str, now: datetime | None = None
             now=aware(now or datetime.now(UTC)),
             measurement_ttl=state.measurement_ttl(topology),
         )
-        outcome = place(training_job.to_demand(), snapshot, strategy=strategy)
+        with _stdout_to_stderr():
+            outcome = place(training_job.to_demand(), snapshot, strategy=strategy)
     except OptimalUnsupported as error:
         raise ClusterFileError(f"--strategy optimal: {error}") from None
     except ValueError as error:

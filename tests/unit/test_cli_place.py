@@ -15,6 +15,8 @@ Edge cases build small Lists with the builders below instead of YAML walls.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -331,3 +333,35 @@ def test_bad_input_exits_2_with_a_message_naming_file_and_field(tmp_path: Path, 
 def test_parse_errors_are_cluster_file_errors() -> None:
     with pytest.raises(ClusterFileError, match="items\\[0\\]: expected an object"):
         parse_cluster(listing("just a string"), source="c.yaml")
+
+
+def test_json_from_the_optimal_strategy_is_pure_json_on_stdout() -> None:
+    # HiGHS prints a banner from C++ to file descriptor 1, which CliRunner cannot see:
+    # run the real command in a process of its own.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netsched.cli",
+            "place",
+            "--cluster",
+            str(CLUSTER),
+            "--job",
+            str(JOB),
+            "--now",
+            NOW,
+            "--strategy",
+            "optimal",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["strategy"] == "optimal"
+    assert "placement" in answer or "unschedulable" in answer
