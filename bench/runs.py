@@ -1,0 +1,306 @@
+"""The four runs of the placement benchmark, all on the pure engine (``place``).
+
+Replays of the Philly-derived streams, the sweep of large gangs on empty clusters,
+netsched against the exact ``optimal``, and the latency of one huge placement.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import clusters
+import workloads
+from netsched.domain.cost import Cost
+from netsched.domain.demand import Demand, Pattern
+from netsched.domain.gang import Outcome, Placement, count_capacity
+from netsched.domain.placement import place
+from netsched.domain.scheme import DEFAULT_SCHEME
+from netsched.domain.topology import (
+    ClusterSnapshot,
+    LinkSample,
+    build_snapshot,
+    fat_tree,
+)
+from replay import ReplayResult, replay
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACES = sorted((ROOT.parent / "shared/data/philly-gavel").glob("*.trace"))
+STRATEGIES = ("netsched", "tas", "spread", "binpack", "random")
+LOAD = 0.9
+OPTIMAL_PATTERNS = (
+    Pattern.DATA_PARALLEL,
+    Pattern.MODEL_PARALLEL,
+    Pattern.PIPELINE_PARALLEL,
+    Pattern.EXPERT_PARALLEL,
+)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def mean(values: Sequence[float]) -> float:
+    return statistics.fmean(values) if values else 0.0
+
+
+def ratio(a: float, b: float) -> str:
+    if b == 0:
+        return "-" if a == 0 else "inf"
+    return f"{a / b:.2f}"
+
+
+# --- part 1: replays ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayRun:
+    """One replay: a cluster, the Philly stream scaled ``scale`` x, one queueing policy."""
+
+    cluster: str
+    scale: int
+    queueing: str
+    jobs: int
+    factor: float
+    profile: tuple[float, ...]
+
+    @property
+    def name(self) -> str:
+        return self.cluster if self.scale == 1 else f"{self.cluster} x{self.scale}"
+
+    @property
+    def label(self) -> str:
+        """Which run a figure comes from, for the PASS/FAIL lines."""
+        return (
+            f"replay {self.name} (Philly x{self.scale}, {self.jobs} jobs, {self.queueing}, "
+            f"{LOAD:.0%} load)"
+        )
+
+
+@dataclass
+class ReplaySummary:
+    run: ReplayRun
+    strategy: str
+    comm: list[float]
+    comm_by_pattern: dict[str, list[float]]
+    tiers: Counter[str]
+    cross: dict[str, float]
+    result: ReplayResult
+    audit: CrossingAudit
+
+    @property
+    def mean_comm(self) -> float:
+        return mean(self.comm)
+
+
+def summarise(run: ReplayRun, result: ReplayResult, audit: CrossingAudit) -> ReplaySummary:
+    multi = [p for p in result.placed if p.demand.replicas > 1]
+    cross: dict[str, float] = {}
+    by_pattern: dict[str, list[float]] = {}
+    for p in multi:
+        for tier, size in p.cost.cross_tier_bytes.items():
+            cross[tier] = cross.get(tier, 0.0) + size / len(multi)
+        by_pattern.setdefault(p.demand.pattern.value, []).append(p.cost.comm_seconds)
+    return ReplaySummary(
+        run=run,
+        strategy=result.strategy,
+        comm=[p.cost.comm_seconds for p in multi],
+        comm_by_pattern=by_pattern,
+        tiers=Counter(p.cost.tier_spanned for p in multi),
+        cross=cross,
+        result=result,
+        audit=audit,
+    )
+
+
+@dataclass
+class CrossingAudit:
+    """Counts the gangs a strategy spread over several spines, and how many had to be.
+
+    A crossing is *forced* when no single spine domain had room for the gang's pods
+    at that moment (counted on the snapshot the strategy saw).
+    """
+
+    crossed: int = 0
+    forced: int = 0
+
+    def __call__(self, job: workloads.TraceJob, snap: ClusterSnapshot, outcome: Outcome) -> None:
+        top = snap.scheme.tier_names[-1]
+        if not isinstance(outcome, Placement) or outcome.cost.tier_spanned != top:
+            return
+        self.crossed += 1
+        capacity = count_capacity(snap, job.demand.gpus_per_pod)
+        spines = snap.tier_domains(len(snap.scheme.tier_names) - 2)
+        self.forced += all(capacity.pods[d] < job.demand.replicas for d in spines)
+
+
+REPLAYS: tuple[tuple[Callable[[], clusters.Cluster], int], ...] = (
+    (clusters.lingjun, 1),
+    (clusters.superpod, 1),
+    (lambda: clusters.fattree(1024), 1),
+    (clusters.degraded, 1),
+    (clusters.lingjun, 8),
+    (clusters.degraded, 8),
+)
+"""(cluster, GPUs per trace GPU) of every replay. The x8 streams read each Philly GPU
+as an 8-GPU node (see :func:`workloads.read_traces`); they are too large for the
+1024-GPU SuperPOD-like cluster at any load below 100 %."""
+PROFILE_AT = (0.25, 0.5, 0.75, 1.0)
+
+
+def run_replays(
+    quick: bool, queueing: str, log: Callable[[str], None]
+) -> dict[str, list[ReplaySummary]]:
+    out: dict[str, list[ReplaySummary]] = {}
+    for make, scale in REPLAYS:
+        every = workloads.read_traces(TRACES, gpus_per_trace_gpu=scale)
+        cluster = make()
+        jobs, factor = workloads.compress(
+            every[: len(every) // 6] if quick else every, cluster_gpus=cluster.gpus, load=LOAD
+        )
+        profile = workloads.demand_profile(jobs, cluster_gpus=cluster.gpus, at=PROFILE_AT)
+        run = ReplayRun(cluster.name, scale, queueing, len(jobs), factor, tuple(profile))
+        log(f"{run.label}: arrivals compressed {factor:.2f}x")
+        out[run.name] = []
+        for strategy in STRATEGIES:
+            started = time.perf_counter()
+            audit = CrossingAudit()
+            result = replay(cluster.snapshot, jobs, strategy, queueing=queueing, observe=audit)
+            summary = summarise(run, result, audit)
+            out[run.name].append(summary)
+            log(
+                f"  {strategy:<9} mean comm {summary.mean_comm * 1e3:8.2f} ms  "
+                f"cross-spine {summary.cross.get('spine', 0.0) / 1e9:.3f} GB  "
+                f"waited {result.waited:5d}  ({time.perf_counter() - started:.0f} s)"
+            )
+    return out
+
+
+# --- part 2: sweep of large gangs on empty clusters ---------------------------------------------
+
+
+def run_sweep(quick: bool, log: Callable[[str], None]) -> dict[str, dict[str, list[Cost]]]:
+    demands = workloads.sweep()
+    if quick:
+        demands = [d for d in demands if d.total_gpus <= 256]
+    makers = (
+        clusters.lingjun,
+        clusters.superpod,
+        lambda: clusters.fattree(8192),
+        clusters.degraded,
+    )
+    out: dict[str, dict[str, list[Cost]]] = {}
+    for make in makers:
+        cluster = make()
+        out[cluster.name] = {s: [] for s in STRATEGIES}
+        for demand in demands:
+            for strategy in STRATEGIES:
+                outcome = place(demand, cluster.snapshot, strategy=strategy)
+                if isinstance(outcome, Placement):
+                    out[cluster.name][strategy].append(outcome.cost)
+        log(
+            f"sweep {cluster.name}: "
+            + ", ".join(
+                f"{s} {mean([c.comm_seconds for c in costs]) * 1e3:.0f} ms"
+                for s, costs in out[cluster.name].items()
+            )
+        )
+    return out
+
+
+# --- part 3: netsched against the exact optimum ---------------------------------------------------
+
+
+def random_instance(
+    rng: random.Random, pattern: Pattern, index: int
+) -> tuple[Demand, ClusterSnapshot]:
+    """A tree of at most 32 hosts, some GPUs taken, some uplinks measured slower."""
+    spines, leaves, hosts = rng.randint(1, 2), rng.randint(1, 4), rng.randint(2, 4)
+    nodes = fat_tree(cores=1, spines_per_core=spines, leaves_per_spine=leaves, hosts_per_leaf=hosts)
+    used = {n.name: rng.choice((0, 0, 0, 2, 4, 6, 8)) for n in nodes}
+    samples = []
+    for n in nodes:  # a sample between two hosts of one leaf sets that leaf's uplink alone
+        if n.name.endswith("-h0") and rng.random() < 0.4:
+            peer = n.name[:-1] + "1"
+            gbps = DEFAULT_SCHEME.levels[2].uplink_gbps * rng.uniform(0.1, 1.0)
+            samples.append(LinkSample(n.name, peer, "leaf", gbps, clusters.NOW))
+        if rng.random() < 0.2:
+            gbps = DEFAULT_SCHEME.host_gbps * rng.uniform(0.25, 1.0)
+            samples.append(LinkSample(n.name, n.name, "host", gbps, clusters.NOW))
+    snap = build_snapshot(
+        nodes=nodes,
+        scheme=DEFAULT_SCHEME,
+        used_gpus=used,
+        measurements=samples,
+        now=clusters.NOW,
+        measurement_ttl=clusters.TTL,
+    )
+    per_pod = rng.choice((1, 2, 4, 8))
+    replicas = rng.randint(2, 12)
+    demand = Demand(
+        name=f"rand/{index}",
+        replicas=replicas,
+        gpus_per_pod=per_pod,
+        pattern=pattern,
+        bytes_per_step=10**9,
+    )
+    return demand, snap
+
+
+@dataclass
+class OptimalResult:
+    instances: int
+    within: int
+    gaps: list[float]
+    by_pattern: dict[str, tuple[int, int]]
+
+
+def run_optimal(quick: bool, log: Callable[[str], None]) -> OptimalResult:
+    rng = random.Random(20250101)
+    per_pattern = 15 if quick else 60
+    gaps: list[float] = []
+    by_pattern: dict[str, tuple[int, int]] = {}
+    index = 0
+    for pattern in OPTIMAL_PATTERNS:
+        done = within = 0
+        while done < per_pattern:
+            index += 1
+            demand, snap = random_instance(rng, pattern, index)
+            best = place(demand, snap, strategy="optimal")
+            ours = place(demand, snap, strategy="netsched")
+            if not isinstance(best, Placement) or not isinstance(ours, Placement):
+                continue  # does not fit: draw again
+            done += 1
+            exact, got = best.cost.comm_seconds, ours.cost.comm_seconds
+            gap = 0.0 if got <= exact else (got - exact) / exact if exact else float("inf")
+            gaps.append(gap)
+            within += gap <= 0.05
+        by_pattern[pattern.value] = (within, done)
+        log(f"optimal {pattern.value}: {within}/{done} within 5 %")
+    total = sum(n for _, n in by_pattern.values())
+    return OptimalResult(total, sum(w for w, _ in by_pattern.values()), gaps, by_pattern)
+
+
+# --- part 4: latency of one huge placement --------------------------------------------------------
+
+
+def run_big_latency(quick: bool, log: Callable[[str], None]) -> list[float]:
+    cluster = clusters.fattree(8192)
+    repeats = 1 if quick else 4
+    big = [d for d in workloads.sweep() if d.total_gpus == 1024]
+    times = []
+    for _ in range(repeats):
+        for demand in big:
+            started = time.perf_counter()
+            place(demand, cluster.snapshot, strategy="netsched")
+            times.append(time.perf_counter() - started)
+    log(f"1024-GPU on fattree-8192: p95 {percentile(times, 0.95) * 1e3:.0f} ms")
+    return times
