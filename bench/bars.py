@@ -23,6 +23,8 @@ def check_bars(
     big: list[float],
 ) -> list[str]:
     lines = []
+    shared = {name: runs for name, runs in replays.items() if runs[0].run.shared}
+    replays = {name: runs for name, runs in replays.items() if name not in shared}
     for summaries in replays.values():
         by = {s.strategy: s for s in summaries}
         run = by["netsched"].run
@@ -89,6 +91,26 @@ def check_bars(
             f"job on the empty 8192-node fat tree ({len(big)} placements, every pattern)",
         )
     )
+    return lines
+
+
+def shared_link_lines(replays: dict[str, list[ReplaySummary]]) -> list[str]:
+    """netsched against tas on the replays whose links are shared by running gangs.
+
+    Not the issue's bars (those use DESIGN.md's cost model, each gang alone on the
+    fabric); printed the same way so the two models read side by side.
+    """
+    lines = []
+    for summaries in replays.values():
+        by = {s.strategy: s for s in summaries}
+        run = by["netsched"].run
+        if not run.shared:
+            continue
+        ours, tas = by["netsched"].mean_comm, by["tas"].mean_comm
+        lines.append(
+            f"{run.label}: mean comm/step netsched {ours * 1e3:.2f} ms, tas {tas * 1e3:.2f} ms "
+            f"(netsched/tas {ratio(ours, tas)})"
+        )
     return lines
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
-from bars import check_bars
+from bars import check_bars, shared_link_lines
 from plot import plot
 from replay import QUEUEING
 from report import report
@@ -56,7 +56,12 @@ def main() -> None:
     optimal = run_optimal(args.quick, log)
     big = run_big_latency(args.quick, log)
     bars = check_bars(replays, sweep, optimal, big)
-    print("\n".join(bars))
+    shared_lines = shared_link_lines(replays)
+    print(
+        "\n".join(
+            [*bars, "", "links shared by running gangs (not the issue's bars):", *shared_lines]
+        )
+    )
     DOCS.mkdir(exist_ok=True)
     plot_name = "placement-benchmark.png"
     plot(replays, sweep, DOCS / plot_name)
@@ -71,6 +76,7 @@ def main() -> None:
         sweep=sweep,
         optimal=optimal,
         bars=bars,
+        shared_lines=shared_lines,
         plot_name=plot_name,
     )
     (DOCS / "benchmarks.md").write_text(text)

@@ -39,11 +39,11 @@ def plot(
         by = {s.strategy: s for s in replays[name]}
         return by[strategy].cross.get("spine", 0.0) / 1e9
 
-    bars(middle, list(replays), cross_spine)
+    bars(middle, [n for n, runs in replays.items() if not runs[0].run.shared], cross_spine)
     middle.tick_params(axis="x", labelrotation=20)
     middle.set_ylabel("GB per step per multi-pod job")
     middle.set_title("Philly replays: bytes crossing the core (spine uplinks)\n(lower is better)")
-    cdf = "lingjun-degraded x8"
+    cdf = "lingjun-degraded x8 shared"
     for summary in replays[cdf]:
         values = sorted(c * 1e3 for c in summary.comm)
         if values:

@@ -15,6 +15,12 @@ at all (``gpus_per_pod`` on some node, ``replicas`` times over); otherwise the
 strategy could only say "no room", and the replay would time that instead of a
 decision. Every ``place()`` call is timed; fragmentation and GPU utilisation are
 sampled just before each arrival is considered.
+
+With ``shared_links``, a placed gang registers the uplinks its traffic crosses (its
+cost's ``crossed_uplinks``) on the snapshot until it departs, so every later gang is
+costed, and netsched chooses, with its fair share of those links (see
+:mod:`netsched.domain.cost`). Without it, every gang is costed alone on the fabric, as
+DESIGN.md's cost model has it.
 """
 
 from __future__ import annotations
@@ -84,6 +90,7 @@ def replay(
     strategy: str,
     *,
     queueing: str = "BestEffortFIFO",
+    shared_links: bool = False,
     observe: Observer | None = None,
 ) -> ReplayResult:
     """Replay ``jobs`` (sorted by arrival) with one strategy under one queueing policy."""
@@ -98,7 +105,7 @@ def replay(
     total_gpus = sum(leaf_gpus.values())
     snap = snapshot
     queue: list[TraceJob] = []  # arrival order
-    departures: list[tuple[float, int, dict[str, int]]] = []
+    departures: list[tuple[float, int, dict[str, int], tuple[str, ...]]] = []
     last_arrival = jobs[-1].arrival if jobs else 0.0
     sequence = 0
 
@@ -126,9 +133,10 @@ def replay(
         if not isinstance(outcome, Placement):
             return False
         taken = outcome.gpus_by_node()
-        snap = snap.with_allocation(taken)
+        links = outcome.cost.crossed_uplinks if shared_links else ()
+        snap = snap.with_allocation(taken, links=links)
         sequence += 1
-        heapq.heappush(departures, (now + job.duration, sequence, taken))
+        heapq.heappush(departures, (now + job.duration, sequence, taken, links))
         result.placed.append(Placed(job.demand, outcome.cost, now - job.arrival))
         return True
 
@@ -147,8 +155,8 @@ def replay(
 
     for job in jobs:
         while departures and departures[0][0] <= job.arrival:
-            when, _, taken = heapq.heappop(departures)
-            snap = snap.without_allocation(taken)
+            when, _, taken, links = heapq.heappop(departures)
+            snap = snap.without_allocation(taken, links=links)
             if not departures or departures[0][0] > when:  # simultaneous ends: one pass
                 drain(when)
         frag, partial = fragmentation(snap, leaf_gpus)
@@ -160,7 +168,7 @@ def replay(
             result.waited += 1
     result.left_waiting = len(queue)
     while departures and queue:  # finish the stream so every job is costed once
-        when, _, taken = heapq.heappop(departures)
-        snap = snap.without_allocation(taken)
+        when, _, taken, links = heapq.heappop(departures)
+        snap = snap.without_allocation(taken, links=links)
         drain(max(when, last_arrival))
     return result

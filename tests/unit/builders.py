@@ -2,6 +2,7 @@
 
 node("n1").leaf("leaf-1").gpus(8)          # under spine-a, core-x by default
 snapshot(node("n1"), node("n2").used(4))   # frozen ClusterSnapshot at NOW
+snapshot(..., flows={"n1": 1})             # one running gang crosses n1's uplink
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def snapshot(
     *builders: NodeBuilder | list[NodeBuilder],
     samples: tuple[LinkSample, ...] = (),
     reserved: dict[str, int] | None = None,
+    flows: dict[str, int] | None = None,
 ) -> ClusterSnapshot:
     flat: list[NodeBuilder] = []
     for item in builders:
@@ -91,6 +93,7 @@ def snapshot(
         used_gpus={b.name: b.used_gpus for b in flat},
         reserved=reserved or {},
         measurements=samples,
+        flows=flows or {},
         now=NOW,
         measurement_ttl=TTL,
     )

@@ -6,7 +6,7 @@ from builders import NodeBuilder, demand, node, sample
 from hypothesis import strategies as st
 
 from netsched.domain.demand import Demand, ParallelDegrees, Pattern
-from netsched.domain.topology import LinkSample
+from netsched.domain.topology import ClusterSnapshot, LinkSample
 
 TIERS = ["host", "leaf", "spine", "core"]
 
@@ -55,3 +55,13 @@ def demands(draw: st.DrawFn, *, hybrid: bool = True) -> Demand:
         preferred_tier=draw(st.sampled_from([None, *TIERS])),
         name=f"ml/job-{draw(st.integers(0, 99))}",
     )
+
+
+@st.composite
+def running(draw: st.DrawFn, snap: ClusterSnapshot) -> ClusterSnapshot:
+    """``snap`` with 0-4 running gangs, each crossing 1-3 of its uplinks (GPUs untouched)."""
+    uplinks = [d.id for d in snap.domains if d.parent is not None]
+    for _ in range(draw(st.integers(min_value=0, max_value=4))):
+        crossed = draw(st.lists(st.sampled_from(uplinks), min_size=1, max_size=3, unique=True))
+        snap = snap.with_allocation({}, links=crossed)
+    return snap

@@ -30,8 +30,40 @@ network: intra-node bandwidth is an order of magnitude above a NIC's, so it neve
 sets the step time of a multi-node gang. That is the one simplification here.
 
 The predicted communication time per step is the bottleneck: ``max over links of
-bytes / (Gbps * 1e9 / 8)``. Links run at their measured bandwidth when fresh, else
-nominal (see :func:`netsched.domain.topology.build_snapshot`).
+bytes / (Gbps * 1e9 / 8)``, where a link's Gbps is its share
+(:meth:`~netsched.domain.topology.ClusterSnapshot.effective_gbps`)::
+
+    share = bandwidth / (1 + running gangs whose traffic crosses the link)
+
+The bandwidth is the measured one when fresh, else the level's nominal one (see
+:func:`netsched.domain.topology.build_snapshot`). Sharing is what makes a slow or
+oversubscribed uplink hurt in a busy cluster: a leaf uplink at a quarter of 1.6
+Tbps still carries one 400 Gbps ring at full speed, but not three. The model:
+
+* **Unit: gangs, not bytes.** Every running gang that crosses an uplink counts as
+  one flow there, however many bytes it sends. Collectives are bulk transfers that
+  saturate whatever share they get (NCCL keeps a link busy for the whole
+  all-reduce), so during the communication phase every crossing gang is a
+  backlogged flow, and a link's capacity is split among backlogged flows, not in
+  proportion to their payloads. A gang's own bytes are already counted per link.
+* **Share: max-min fair, equal split.** With n backlogged flows and nothing else
+  limiting them, max-min fair sharing (the allocation TCP-like and DCQCN-like
+  congestion control aims at) gives each ``bandwidth / n``; see Bertsekas and
+  Gallager, *Data Networks* (2nd ed., 1992), section 6.5.2, and Le Boudec, *Rate
+  adaptation, congestion control and fairness: a tutorial* (EPFL, 2005). A new gang
+  on a link other gangs cross is flow ``1 + others``.
+* **Why it matters for placement.** Production studies of GPU clusters find that
+  communication contention *between* jobs on shared links is common and costly:
+  Crux (Cao et al., SIGCOMM 2024) measured it on Alibaba's Lingjun cluster, the
+  one this project benchmarks on; CASSINI (Rajasekaran et al., NSDI 2024) places
+  jobs so that those sharing a link interleave their communication phases.
+
+What it leaves out, on purpose: other gangs' bursts overlap with ours all the time
+(pessimistic: CASSINI shows phases can interleave, and a gang that is computing
+leaves its share to others), a flow limited elsewhere leaves part of its share
+unused (max-min would give it to the others), and the running gangs are not slowed
+in turn (placement never moves a running gang). The count makes the cost depend on
+the order gangs arrive in, as it does in a real cluster.
 """
 
 from __future__ import annotations
@@ -63,7 +95,7 @@ class Cost:
             links that carry traffic.
         bottleneck: id of the domain whose uplink sets ``comm_seconds``; None without
             network traffic.
-        bottleneck_gbps: that uplink's bandwidth.
+        bottleneck_gbps: that uplink's bandwidth, shared (see the module docstring).
     """
 
     comm_seconds: float
@@ -73,6 +105,16 @@ class Cost:
     link_bytes: Mapping[str, float]
     bottleneck: str | None = None
     bottleneck_gbps: float | None = None
+
+    @property
+    def crossed_uplinks(self) -> tuple[str, ...]:
+        """Ids of the domains whose uplinks carry this gang's traffic, once it runs.
+
+        What a running gang adds to a snapshot's flows
+        (:meth:`~netsched.domain.topology.ClusterSnapshot.with_allocation`); traffic
+        between ranks on one node never reaches a link, so never appears here.
+        """
+        return tuple(link for link, size in self.link_bytes.items() if size > 0)
 
     def ranking(self) -> tuple[float, ...]:
         """Sort key: comm time, then cross-tier bytes widest tier first (smaller wins).
@@ -233,7 +275,7 @@ def _summarise(
         busier = max(out.get(index, 0.0), into.get(index, 0.0))
         crossing[domain.tier] += out.get(index, 0.0) + into.get(index, 0.0)
         link_bytes[domain.id] = busier
-        seconds = _seconds(busier, domain.uplink_gbps)
+        seconds = _seconds(busier, snapshot.effective_gbps(index))
         key = (seconds, domain.tier_rank, index)
         if worst is None or key[:2] > worst[:2]:
             worst = key
@@ -245,7 +287,7 @@ def _summarise(
         cross_tier_bytes=MappingProxyType(crossing),
         link_bytes=MappingProxyType(link_bytes),
         bottleneck=domains[worst[2]].id if worst else None,
-        bottleneck_gbps=domains[worst[2]].uplink_gbps if worst else None,
+        bottleneck_gbps=snapshot.effective_gbps(worst[2]) if worst else None,
     )
 
 

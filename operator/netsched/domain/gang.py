@@ -146,7 +146,7 @@ class Capacity:
         Traffic leaving a domain crosses its uplink and at least one host uplink
         inside, so a leaf whose only roomy host has a degraded NIC is slow too.
         """
-        return min(snapshot.domains[domain].uplink_gbps or 0.0, self.fastest_host[domain])
+        return min(snapshot.effective_gbps(domain) or 0.0, self.fastest_host[domain])
 
     def fit_tier(self, domain: int, pods: int) -> int:
         """The lowest tier rank at which one descendant of ``domain`` holds ``pods``."""
@@ -191,7 +191,7 @@ def _recount(
     for host, count in enumerate(room):
         pods[host] = count
         best[host] = (count,)
-        fastest[host] = (domains[host].uplink_gbps or 0.0) if count else 0.0
+        fastest[host] = (snapshot.effective_gbps(host) or 0.0) if count else 0.0
         hosts[host] = 1 if count else 0
     for index in switches:
         kids = domains[index].children
@@ -284,18 +284,19 @@ def _traffic(demand: Demand, snapshot: ClusterSnapshot, cost: Cost, order: Seque
         return crossing
     domain = snapshot.domains[snapshot_index(snapshot, cost.bottleneck)]
     how = "measured" if domain.measured else "nominal"
+    others = snapshot.crossing_gangs(domain.index)
+    if others:
+        gangs = f"{others} other gang{'s' if others != 1 else ''}"
+        how = f"{how} {domain.uplink_gbps:g} Gbps shared with {gangs}"
     return (
         f"{crossing}; bottleneck {domain.tier} uplink {domain.id} "
-        f"at {domain.uplink_gbps:g} Gbps ({how})"
+        f"at {snapshot.effective_gbps(domain.index):g} Gbps ({how})"
     )
 
 
 def snapshot_index(snapshot: ClusterSnapshot, domain_id: str) -> int:
     """Index of the domain with this id (hosts by node name, switches by path)."""
-    try:
-        return snapshot.host_index(domain_id)
-    except KeyError:
-        return next(d.index for d in snapshot.domains if d.id == domain_id)
+    return snapshot.domain_index(domain_id)
 
 
 def plural(tier: str) -> str:

@@ -60,7 +60,7 @@ class Bottleneck:
 
     def uplink_seconds(self, domain: int, pods: int) -> float:
         """Seconds on ``domain``'s uplink with ``pods`` of the gang inside it."""
-        return self._seconds(pods, self.snapshot.domains[domain].uplink_gbps)
+        return self._seconds(pods, self.snapshot.effective_gbps(domain))
 
     def floor(self, scopes: list[int]) -> float:
         """Seconds no placement under ``scopes`` beats once the gang spans two hosts.

@@ -2,9 +2,10 @@
 
 Kueue's topology-aware scheduling finds the lowest tier with a domain that fits
 and packs it by free capacity. netsched starts the same way but lets the cost
-model (with *measured* uplink bandwidth) choose among domains and among ways of
-splitting the gang over their children, so a degraded leaf or spine uplink is
-avoided when a healthy one exists. It then counts, per domain, the exact least
+model (with *measured* uplink bandwidth, shared with the running gangs that cross
+each uplink) choose among domains and among ways of splitting the gang over their
+children, so a degraded or busy leaf or spine uplink is avoided when a healthy,
+quiet one exists. It then counts, per domain, the exact least
 bottleneck time (phase 5), which finds the faster placement in a wider tier when
 the natural one can only hold the gang over a slow host or uplink.
 """

@@ -14,7 +14,8 @@ domain's uplink depends only on ``k[d]``, the gang's pods inside it:
 * all-to-all: ``k[d] * (N - k[d]) * S/N`` is not linear, so ``k[d]`` is written
   one-hot over its possible values and the load is a linear sum over them.
 
-The objective is the min-max ``T >= load[d] / bandwidth[d]`` over uplinks (times
+The objective is the min-max ``T >= load[d] / share[d]`` over uplinks, ``share[d]``
+being the bandwidth left to a new gang by the gangs already crossing it (times
 are normalised by the fastest link so HiGHS sees numbers near 1). A second solve
 fixes ``T`` and minimises cross-tier bytes, each tier weighted 1000 times the one
 below it. Fragmentation is not optimised. Hybrid demands are not supported: their
@@ -99,11 +100,11 @@ def _solve(
                 model.addConstr(x[h] <= min(room[h], ranks) * pick)
     model.addConstr(sum(x.values()) == ranks)
     links = _links(snapshot, x)
-    fastest = max((snapshot.domains[d].uplink_gbps or 0.0) for d in links) if links else 1.0
+    fastest = max((snapshot.effective_gbps(d) or 0.0) for d in links) if links else 1.0
     time = model.addVariable(lb=0.0)
     loads = {d: _load(model, demand, room, d, [x[h] for h in hosts]) for d, hosts in links.items()}
     for d, load in loads.items():
-        gbps = snapshot.domains[d].uplink_gbps or 0.0
+        gbps = snapshot.effective_gbps(d) or 0.0
         if gbps <= 0:
             model.addConstr(load <= 0)
         else:

@@ -1,11 +1,10 @@
-"""The switch tree, its measured links, and the frozen snapshot a placement reads.
+"""The frozen snapshot a placement reads: the switch tree, free GPUs, running traffic.
 
-A cluster's network is a tree of switches. Every level of a
-:class:`~netsched.domain.scheme.TopologyScheme` (``core > spine > leaf``) turns
-each distinct label value *under its parent* into one **domain**; every node is
-a domain of its own at the bottom (the host tier). A domain's id is its path
-(``"core-a/spine-1/leaf-3"``), so a leaf called ``leaf-3`` under two spines is two
-domains, as it is two racks.
+A cluster's network is a tree of switches (see :mod:`netsched.domain.fabric`): every
+level of a :class:`~netsched.domain.scheme.TopologyScheme` turns each distinct label
+value *under its parent* into one **domain**, every node is a domain of its own at
+the bottom, and a domain's id is its path (``"core-a/spine-1/leaf-3"``), so a leaf
+called ``leaf-3`` under two spines is two domains, as it is two racks.
 
 Every domain but the widest has an **uplink** to its parent. Its bandwidth is the
 level's nominal ``uplink_gbps`` (``host_gbps`` for hosts) unless fresh
@@ -13,10 +12,16 @@ level's nominal ``uplink_gbps`` (``host_gbps`` for hosts) unless fresh
 level has no uplink: two domains of it (two cores) share no link we can cost,
 so no gang ever spans them.
 
+An uplink is shared: every running gang whose traffic crosses it takes a fair
+share. The snapshot counts those gangs per uplink, and
+:meth:`ClusterSnapshot.effective_gbps` is the one bandwidth the whole engine reads
+(the cost model, every bandwidth-aware strategy, the exact MILP); see
+:mod:`netsched.domain.cost` for the model and its sources.
+
 :class:`ClusterSnapshot` is immutable. Placement strategies read it; replaying a
-stream of jobs takes and releases GPUs with :meth:`ClusterSnapshot.with_allocation`
-and :meth:`ClusterSnapshot.without_allocation`, which share the switch tree and
-copy only the free-GPU counts.
+stream of jobs takes and releases GPUs, and the uplinks each gang crosses, with
+:meth:`ClusterSnapshot.with_allocation` and :meth:`ClusterSnapshot.without_allocation`,
+which share the switch tree and copy only the counts.
 
 Node sources for tests, benchmarks and the dev cluster live in
 :mod:`netsched.domain.topology_sources` and are re-exported here.
@@ -24,16 +29,21 @@ Node sources for tests, benchmarks and the dev cluster live in
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from netsched.domain.fabric import (
+    Domain,
+    Fabric,
+    LinkSample,
+    apply_measurements,
+    build_fabric,
+)
 from netsched.domain.nodes import NodeInfo, node_labels, sanitize_label_value
-from netsched.domain.scheme import HOST_TIER, TopologyScheme
+from netsched.domain.scheme import TopologyScheme
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -41,79 +51,9 @@ if TYPE_CHECKING:
 _EMPTY: Mapping[str, int] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class LinkSample:
-    """One bandwidth measurement between two nodes, as the probe agent reports it.
-
-    Attributes:
-        source: the sending node.
-        target: the receiving node.
-        level: the tier whose uplinks the path crosses (``"leaf"`` for two nodes in
-            different leaves of one spine; ``"host"`` for two nodes of one leaf).
-        gbps: the bandwidth the probe achieved on the path, taken as the capacity of
-            the crossed uplinks (the probe saturates the path with parallel streams).
-        observed_at: when the sample was taken.
-    """
-
-    source: str
-    target: str
-    level: str
-    gbps: float
-    observed_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Domain:
-    """One switch's subtree (or one host) in a snapshot.
-
-    Attributes:
-        index: position in :attr:`ClusterSnapshot.domains`.
-        id: the path of label values (``"core-a/spine-1/leaf-3"``); a host's id is its
-            node name.
-        tier: the tier's name (``"leaf"``); ``"host"`` for nodes.
-        tier_rank: 0 for hosts, growing towards the widest level.
-        parent: index of the parent domain; None for the widest level.
-        children: indices of the child domains, in path order.
-        hosts: the host indices under this domain (hosts are numbered depth-first in
-            path order, so every domain's hosts are one contiguous range).
-        uplink_gbps: bandwidth of the uplink to the parent (measured when fresh,
-            else nominal); None for the widest level.
-        nominal_gbps: the scheme's nominal bandwidth for that uplink.
-        samples: how many fresh measurements set ``uplink_gbps`` (0 means nominal).
-    """
-
-    index: int
-    id: str
-    tier: str
-    tier_rank: int
-    parent: int | None
-    children: tuple[int, ...]
-    hosts: range
-    uplink_gbps: float | None
-    nominal_gbps: float | None
-    samples: int = 0
-
-    @property
-    def measured(self) -> bool:
-        return self.samples > 0
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Fabric:
-    """The part of a snapshot that GPU allocations never change, shared between copies."""
-
-    scheme: TopologyScheme
-    domains: tuple[Domain, ...]
-    nodes: tuple[NodeInfo, ...]
-    host_index: Mapping[str, int]
-    ancestors: tuple[tuple[int, ...], ...]
-    by_tier: tuple[tuple[int, ...], ...]
-    degraded: tuple[int, ...] = ()
-
-
 @dataclass(frozen=True, slots=True, eq=False)
 class ClusterSnapshot:
-    """A frozen view of the switch tree and free GPUs, built for placement decisions.
+    """A frozen view of the switch tree, free GPUs and running traffic, for placement.
 
     Hosts are the first ``host_count`` domains, numbered depth-first in path order:
     sorting hosts by index walks the tree so that every domain's hosts are adjacent,
@@ -123,15 +63,21 @@ class ClusterSnapshot:
         free: free GPUs per domain index (a host's own; a switch's sum over its hosts).
         excluded: node name -> why the node takes no part (not ready, cordoned,
             missing a tier label). Never silently dropped.
+        flows: running gangs whose traffic crosses each domain's uplink, per domain
+            index; empty when no gang runs (every count zero).
         stale_samples: measurements ignored because they were older than the TTL.
         unmatched_samples: measurements naming an unknown node or tier, ignored.
+        unmatched_flows: running traffic named on an unknown domain, or on one without
+            an uplink (the widest level), ignored.
     """
 
-    _fabric: _Fabric
+    _fabric: Fabric
     free: tuple[int, ...]
     excluded: Mapping[str, str]
+    flows: tuple[int, ...] = ()
     stale_samples: int = 0
     unmatched_samples: int = 0
+    unmatched_flows: int = 0
 
     @property
     def scheme(self) -> TopologyScheme:
@@ -174,25 +120,59 @@ class ClusterSnapshot:
     def free_gpus(self, node: str) -> int:
         return self.free[self.host_index(node)]
 
-    def with_allocation(self, gpus_by_node: Mapping[str, int]) -> ClusterSnapshot:
-        """A copy with ``gpus_by_node`` GPUs taken.
+    def domain_index(self, domain_id: str) -> int:
+        """The index of the domain with this id (a host's id is its node name).
 
         Raises:
-            ValueError: a node has fewer free GPUs than asked for.
-            KeyError: a node is unknown or excluded.
+            KeyError: no domain has this id.
         """
-        return self._shifted(gpus_by_node, sign=-1)
+        return self._fabric.domain_index[domain_id]
 
-    def without_allocation(self, gpus_by_node: Mapping[str, int]) -> ClusterSnapshot:
-        """A copy with ``gpus_by_node`` GPUs given back (a job finished).
+    def crossing_gangs(self, domain: int) -> int:
+        """How many running gangs' traffic crosses ``domain``'s uplink."""
+        return self.flows[domain] if self.flows else 0
+
+    def effective_gbps(self, domain: int) -> float | None:
+        """The share of ``domain``'s uplink a new gang gets: bandwidth / (1 + crossing gangs).
+
+        The bandwidth is the measured one when fresh, else nominal; None for the
+        widest level, which has no uplink. See :mod:`netsched.domain.cost`.
+        """
+        gbps = self._fabric.domains[domain].uplink_gbps
+        if gbps is None or not self.flows:
+            return gbps
+        return gbps / (1 + self.flows[domain])
+
+    def with_allocation(
+        self, gpus_by_node: Mapping[str, int], *, links: Iterable[str] = ()
+    ) -> ClusterSnapshot:
+        """A copy with ``gpus_by_node`` GPUs taken and one more gang crossing ``links``.
+
+        ``links`` are the ids of the domains whose uplinks the new gang's traffic
+        crosses (:attr:`netsched.domain.cost.Cost.crossed_uplinks`).
 
         Raises:
-            ValueError: a node would have more free GPUs than it has allocatable.
-            KeyError: a node is unknown or excluded.
+            ValueError: a node has fewer free GPUs than asked for, or a link has no
+                uplink (the widest level).
+            KeyError: a node is unknown or excluded, or a link names no domain.
         """
-        return self._shifted(gpus_by_node, sign=+1)
+        return self._shifted(gpus_by_node, links, sign=-1)
 
-    def _shifted(self, gpus_by_node: Mapping[str, int], *, sign: int) -> ClusterSnapshot:
+    def without_allocation(
+        self, gpus_by_node: Mapping[str, int], *, links: Iterable[str] = ()
+    ) -> ClusterSnapshot:
+        """A copy with ``gpus_by_node`` GPUs given back and one gang fewer on ``links``.
+
+        Raises:
+            ValueError: a node would have more free GPUs than it has allocatable, or a
+                link would carry fewer than zero gangs.
+            KeyError: a node is unknown or excluded, or a link names no domain.
+        """
+        return self._shifted(gpus_by_node, links, sign=+1)
+
+    def _shifted(
+        self, gpus_by_node: Mapping[str, int], links: Iterable[str], *, sign: int
+    ) -> ClusterSnapshot:
         free = list(self.free)
         for node, gpus in gpus_by_node.items():
             host = self.host_index(node)
@@ -209,15 +189,32 @@ class ClusterSnapshot:
             _fabric=self._fabric,
             free=tuple(free),
             excluded=self.excluded,
+            flows=self._flows_shifted(links, sign=-sign),
             stale_samples=self.stale_samples,
             unmatched_samples=self.unmatched_samples,
+            unmatched_flows=self.unmatched_flows,
         )
+
+    def _flows_shifted(self, links: Iterable[str], *, sign: int) -> tuple[int, ...]:
+        named = list(links)
+        if not named:
+            return self.flows
+        flows = list(self.flows) if self.flows else [0] * len(self.domains)
+        for link in named:
+            index = self.domain_index(link)
+            if self.domains[index].parent is None:
+                raise ValueError(f"{link} has no uplink; no gang's traffic can cross it")
+            if flows[index] + sign < 0:
+                raise ValueError(f"no running gang crosses the uplink of {link}")
+            flows[index] += sign
+        return tuple(flows) if any(flows) else ()
 
     def to_networkx(self) -> nx.Graph:
         """The switch tree as a networkx graph, for drawing and ad-hoc analysis.
 
         Nodes are domain ids with ``tier`` and ``free_gpus`` attributes; each edge is
-        an uplink with ``gbps`` and ``measured`` attributes. Placement never uses it.
+        an uplink with ``gbps``, ``measured`` and ``gangs`` (running gangs crossing
+        it) attributes. Placement never uses it.
         """
         import networkx as nx
 
@@ -231,6 +228,7 @@ class ClusterSnapshot:
                     self.domains[domain.parent].id,
                     gbps=domain.uplink_gbps,
                     measured=domain.measured,
+                    gangs=self.crossing_gangs(domain.index),
                 )
         return graph
 
@@ -242,6 +240,7 @@ def build_snapshot(
     used_gpus: Mapping[str, int] = _EMPTY,
     reserved: Mapping[str, int] = _EMPTY,
     measurements: Iterable[LinkSample] = (),
+    flows: Mapping[str, int] = _EMPTY,
     now: datetime,
     measurement_ttl: timedelta,
 ) -> ClusterSnapshot:
@@ -255,33 +254,35 @@ def build_snapshot(
         reserved: GPUs promised to placements whose pods have not bound yet.
         measurements: link samples; a sample counts if ``now - observed_at`` is at
             most ``measurement_ttl`` (samples from the future, i.e. clock skew, count).
+        flows: domain id -> running gangs whose traffic crosses its uplink (a host's
+            id is its node name). Ids of unknown or excluded domains, and of the widest
+            level, are counted in :attr:`ClusterSnapshot.unmatched_flows` and ignored.
         now: the decision time, passed in so that the function stays pure.
         measurement_ttl: how long a sample stays fresh.
 
     Free GPUs per node are ``allocatable - used - reserved``, never below zero (a
-    node over-committed by someone else simply has nothing free).
-
-    A domain's uplink bandwidth is the **median** of the fresh samples whose path
-    crosses that level inside it (a sample at level ``leaf`` between nodes of
-    leaves A and B counts for both A's and B's uplinks). The median, not the mean or
-    the minimum: one probe starved of CPU should not condemn a healthy uplink, yet a
-    truly degraded uplink drags down every path through it, so the median follows it.
+    node over-committed by someone else simply has nothing free). A domain's uplink
+    bandwidth is the median of the fresh samples crossing it (see
+    :func:`netsched.domain.fabric.apply_measurements`).
 
     Raises:
-        ValueError: two nodes share a name.
+        ValueError: two nodes share a name, or a flow count is negative.
     """
     included, excluded = _partition(list(nodes), scheme)
-    fabric = _build_fabric(included, scheme)
+    fabric = build_fabric(included, scheme)
     free = _count_free(fabric, used_gpus=used_gpus, reserved=reserved)
     samples = list(measurements)
     fresh = [s for s in samples if now - s.observed_at <= measurement_ttl]
-    fabric, unmatched = _apply_measurements(fabric, fresh)
+    fabric, unmatched = apply_measurements(fabric, fresh)
+    counts, unmatched_flows = _count_flows(fabric, flows)
     return ClusterSnapshot(
         _fabric=fabric,
         free=free,
         excluded=MappingProxyType(excluded),
+        flows=counts,
         stale_samples=len(samples) - len(fresh),
         unmatched_samples=unmatched,
+        unmatched_flows=unmatched_flows,
     )
 
 
@@ -307,96 +308,8 @@ def _partition(
     return included, excluded
 
 
-def _path(node: NodeInfo, scheme: TopologyScheme) -> tuple[str, ...]:
-    return tuple(node.labels[level.label_key] for level in scheme.levels)
-
-
-def _build_fabric(nodes: list[NodeInfo], scheme: TopologyScheme) -> _Fabric:
-    """Number hosts depth-first in path order, then add switches tier by tier upward."""
-    depth = len(scheme.levels)
-    ordered = sorted(nodes, key=lambda n: (_path(n, scheme), n.name))
-    tiers = scheme.tier_names
-    domains: list[Domain] = []
-    # Switch paths per tier, narrowest first: a leaf's path has `depth` parts.
-    paths_by_tier = [
-        sorted({_path(n, scheme)[: depth - rank + 1] for n in ordered})
-        for rank in range(1, depth + 1)
-    ]
-    first_index = [0, len(ordered)]
-    for paths in paths_by_tier:
-        first_index.append(first_index[-1] + len(paths))
-    index_of = [
-        {path: first_index[rank] + i for i, path in enumerate(paths)}
-        for rank, paths in enumerate(paths_by_tier, start=1)
-    ]
-
-    def parent_of(path: tuple[str, ...], rank: int) -> int | None:
-        return None if rank == depth else index_of[rank][path[:-1]]
-
-    def nominal(rank: int) -> float | None:
-        if rank == 0:
-            return scheme.host_gbps
-        return None if rank == depth else scheme.levels[depth - rank].uplink_gbps
-
-    children: dict[int, list[int]] = defaultdict(list)
-    for host, node in enumerate(ordered):
-        children[index_of[0][_path(node, scheme)]].append(host)
-    for rank in range(1, depth):
-        for path, index in index_of[rank - 1].items():
-            children[index_of[rank][path[:-1]]].append(index)
-
-    hosts_of: dict[int, range] = {h: range(h, h + 1) for h in range(len(ordered))}
-    for host, node in enumerate(ordered):
-        domains.append(
-            Domain(
-                index=host,
-                id=node.name,
-                tier=HOST_TIER,
-                tier_rank=0,
-                parent=index_of[0][_path(node, scheme)],
-                children=(),
-                hosts=hosts_of[host],
-                uplink_gbps=nominal(0),
-                nominal_gbps=nominal(0),
-            )
-        )
-    for rank, paths in enumerate(paths_by_tier, start=1):
-        for path in paths:
-            index = index_of[rank - 1][path]
-            kids = tuple(children[index])
-            hosts_of[index] = range(hosts_of[kids[0]].start, hosts_of[kids[-1]].stop)
-            domains.append(
-                Domain(
-                    index=index,
-                    id="/".join(path),
-                    tier=tiers[rank],
-                    tier_rank=rank,
-                    parent=parent_of(path, rank),
-                    children=kids,
-                    hosts=hosts_of[index],
-                    uplink_gbps=nominal(rank),
-                    nominal_gbps=nominal(rank),
-                )
-            )
-    return _Fabric(
-        scheme=scheme,
-        domains=tuple(domains),
-        nodes=tuple(ordered),
-        host_index=MappingProxyType({n.name: i for i, n in enumerate(ordered)}),
-        ancestors=tuple(_chain(domains, host) for host in range(len(ordered))),
-        by_tier=tuple(tuple(range(first_index[r], first_index[r + 1])) for r in range(depth + 1)),
-    )
-
-
-def _chain(domains: Sequence[Domain], host: int) -> tuple[int, ...]:
-    chain = [host]
-    while (parent := domains[chain[-1]].parent) is not None:
-        chain.append(parent)
-    return tuple(chain)
-
-
 def _count_free(
-    fabric: _Fabric, *, used_gpus: Mapping[str, int], reserved: Mapping[str, int]
+    fabric: Fabric, *, used_gpus: Mapping[str, int], reserved: Mapping[str, int]
 ) -> tuple[int, ...]:
     free = [0] * len(fabric.domains)
     for host, node in enumerate(fabric.nodes):
@@ -407,35 +320,18 @@ def _count_free(
     return tuple(free)
 
 
-def _apply_measurements(fabric: _Fabric, fresh: list[LinkSample]) -> tuple[_Fabric, int]:
-    """Replace nominal uplink bandwidth by the median of fresh samples crossing it."""
-    tier_names = fabric.scheme.tier_names
-    samples: dict[int, list[float]] = defaultdict(list)
+def _count_flows(fabric: Fabric, flows: Mapping[str, int]) -> tuple[tuple[int, ...], int]:
+    counts = [0] * len(fabric.domains)
     unmatched = 0
-    for sample in fresh:
-        hosts = [fabric.host_index.get(sample.source), fabric.host_index.get(sample.target)]
-        if sample.level not in tier_names or None in hosts:
+    for domain_id, gangs in flows.items():
+        if gangs < 0:
+            raise ValueError(f"flows[{domain_id!r}] must not be negative, got {gangs}")
+        index = fabric.domain_index.get(domain_id)
+        if index is None or fabric.domains[index].parent is None:
             unmatched += 1
             continue
-        rank = tier_names.index(sample.level)
-        crossed = {fabric.ancestors[h][rank] for h in hosts if h is not None}
-        for domain in crossed:
-            if fabric.domains[domain].parent is not None:
-                samples[domain].append(sample.gbps)
-    if not samples:
-        return fabric, unmatched
-    domains = list(fabric.domains)
-    for index, values in samples.items():
-        domains[index] = replace(
-            domains[index], uplink_gbps=statistics.median(values), samples=len(values)
-        )
-    slow = sorted(
-        (d.uplink_gbps or 0.0, d.index)
-        for d in domains
-        if d.measured and (d.uplink_gbps or 0.0) < (d.nominal_gbps or 0.0)
-    )
-    degraded = tuple(index for _, index in slow)
-    return replace(fabric, domains=tuple(domains), degraded=degraded), unmatched
+        counts[index] += gangs
+    return (tuple(counts) if any(counts) else ()), unmatched
 
 
 from netsched.domain.topology_sources import fat_tree, load_lingjun  # noqa: E402

@@ -1,0 +1,223 @@
+"""The switch tree and its measured uplinks: what GPU allocations never change.
+
+Every level of a :class:`~netsched.domain.scheme.TopologyScheme` (``core > spine >
+leaf``) turns each distinct label value *under its parent* into one
+:class:`Domain`; every node is a domain of its own at the bottom (the host tier).
+:func:`build_fabric` numbers them; :func:`apply_measurements` replaces nominal
+uplink bandwidth by what the probes measured. A
+:class:`~netsched.domain.topology.ClusterSnapshot` shares one :class:`Fabric`
+between all its copies and adds what placements do change: free GPUs and the
+other gangs' traffic on each uplink.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from types import MappingProxyType
+
+from netsched.domain.nodes import NodeInfo
+from netsched.domain.scheme import HOST_TIER, TopologyScheme
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSample:
+    """One bandwidth measurement between two nodes, as the probe agent reports it.
+
+    Attributes:
+        source: the sending node.
+        target: the receiving node.
+        level: the tier whose uplinks the path crosses (``"leaf"`` for two nodes in
+            different leaves of one spine; ``"host"`` for two nodes of one leaf).
+        gbps: the bandwidth the probe achieved on the path, taken as the capacity of
+            the crossed uplinks (the probe saturates the path with parallel streams).
+        observed_at: when the sample was taken.
+    """
+
+    source: str
+    target: str
+    level: str
+    gbps: float
+    observed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """One switch's subtree (or one host) in a snapshot.
+
+    Attributes:
+        index: position in :attr:`ClusterSnapshot.domains`.
+        id: the path of label values (``"core-a/spine-1/leaf-3"``); a host's id is its
+            node name.
+        tier: the tier's name (``"leaf"``); ``"host"`` for nodes.
+        tier_rank: 0 for hosts, growing towards the widest level.
+        parent: index of the parent domain; None for the widest level.
+        children: indices of the child domains, in path order.
+        hosts: the host indices under this domain (hosts are numbered depth-first in
+            path order, so every domain's hosts are one contiguous range).
+        uplink_gbps: bandwidth of the uplink to the parent (measured when fresh,
+            else nominal); None for the widest level. What a new gang gets of it
+            depends on the running gangs: see ``ClusterSnapshot.effective_gbps``.
+        nominal_gbps: the scheme's nominal bandwidth for that uplink.
+        samples: how many fresh measurements set ``uplink_gbps`` (0 means nominal).
+    """
+
+    index: int
+    id: str
+    tier: str
+    tier_rank: int
+    parent: int | None
+    children: tuple[int, ...]
+    hosts: range
+    uplink_gbps: float | None
+    nominal_gbps: float | None
+    samples: int = 0
+
+    @property
+    def measured(self) -> bool:
+        return self.samples > 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Fabric:
+    """The part of a snapshot that GPU allocations never change, shared between copies."""
+
+    scheme: TopologyScheme
+    domains: tuple[Domain, ...]
+    nodes: tuple[NodeInfo, ...]
+    host_index: Mapping[str, int]
+    domain_index: Mapping[str, int]
+    ancestors: tuple[tuple[int, ...], ...]
+    by_tier: tuple[tuple[int, ...], ...]
+    degraded: tuple[int, ...] = ()
+
+
+def _path(node: NodeInfo, scheme: TopologyScheme) -> tuple[str, ...]:
+    return tuple(node.labels[level.label_key] for level in scheme.levels)
+
+
+def build_fabric(nodes: list[NodeInfo], scheme: TopologyScheme) -> Fabric:
+    """Number hosts depth-first in path order, then add switches tier by tier upward."""
+    depth = len(scheme.levels)
+    ordered = sorted(nodes, key=lambda n: (_path(n, scheme), n.name))
+    tiers = scheme.tier_names
+    domains: list[Domain] = []
+    # Switch paths per tier, narrowest first: a leaf's path has `depth` parts.
+    paths_by_tier = [
+        sorted({_path(n, scheme)[: depth - rank + 1] for n in ordered})
+        for rank in range(1, depth + 1)
+    ]
+    first_index = [0, len(ordered)]
+    for paths in paths_by_tier:
+        first_index.append(first_index[-1] + len(paths))
+    index_of = [
+        {path: first_index[rank] + i for i, path in enumerate(paths)}
+        for rank, paths in enumerate(paths_by_tier, start=1)
+    ]
+
+    def parent_of(path: tuple[str, ...], rank: int) -> int | None:
+        return None if rank == depth else index_of[rank][path[:-1]]
+
+    def nominal(rank: int) -> float | None:
+        if rank == 0:
+            return scheme.host_gbps
+        return None if rank == depth else scheme.levels[depth - rank].uplink_gbps
+
+    children: dict[int, list[int]] = defaultdict(list)
+    for host, node in enumerate(ordered):
+        children[index_of[0][_path(node, scheme)]].append(host)
+    for rank in range(1, depth):
+        for path, index in index_of[rank - 1].items():
+            children[index_of[rank][path[:-1]]].append(index)
+
+    hosts_of: dict[int, range] = {h: range(h, h + 1) for h in range(len(ordered))}
+    for host, node in enumerate(ordered):
+        domains.append(
+            Domain(
+                index=host,
+                id=node.name,
+                tier=HOST_TIER,
+                tier_rank=0,
+                parent=index_of[0][_path(node, scheme)],
+                children=(),
+                hosts=hosts_of[host],
+                uplink_gbps=nominal(0),
+                nominal_gbps=nominal(0),
+            )
+        )
+    for rank, paths in enumerate(paths_by_tier, start=1):
+        for path in paths:
+            index = index_of[rank - 1][path]
+            kids = tuple(children[index])
+            hosts_of[index] = range(hosts_of[kids[0]].start, hosts_of[kids[-1]].stop)
+            domains.append(
+                Domain(
+                    index=index,
+                    id="/".join(path),
+                    tier=tiers[rank],
+                    tier_rank=rank,
+                    parent=parent_of(path, rank),
+                    children=kids,
+                    hosts=hosts_of[index],
+                    uplink_gbps=nominal(rank),
+                    nominal_gbps=nominal(rank),
+                )
+            )
+    return Fabric(
+        scheme=scheme,
+        domains=tuple(domains),
+        nodes=tuple(ordered),
+        host_index=MappingProxyType({n.name: i for i, n in enumerate(ordered)}),
+        # Hosts win a clash of ids (a node named like a core): only they have uplinks then.
+        domain_index=MappingProxyType({d.id: d.index for d in reversed(domains)}),
+        ancestors=tuple(_chain(domains, host) for host in range(len(ordered))),
+        by_tier=tuple(tuple(range(first_index[r], first_index[r + 1])) for r in range(depth + 1)),
+    )
+
+
+def _chain(domains: Sequence[Domain], host: int) -> tuple[int, ...]:
+    chain = [host]
+    while (parent := domains[chain[-1]].parent) is not None:
+        chain.append(parent)
+    return tuple(chain)
+
+
+def apply_measurements(fabric: Fabric, fresh: list[LinkSample]) -> tuple[Fabric, int]:
+    """Replace nominal uplink bandwidth by the median of fresh samples crossing it.
+
+    A sample at level ``leaf`` between nodes of leaves A and B counts for both A's
+    and B's uplinks. The median, not the mean or the minimum: one probe starved of
+    CPU should not condemn a healthy uplink, yet a truly degraded uplink drags down
+    every path through it, so the median follows it. Returns the fabric and how many
+    samples named an unknown node or tier.
+    """
+    tier_names = fabric.scheme.tier_names
+    samples: dict[int, list[float]] = defaultdict(list)
+    unmatched = 0
+    for sample in fresh:
+        hosts = [fabric.host_index.get(sample.source), fabric.host_index.get(sample.target)]
+        if sample.level not in tier_names or None in hosts:
+            unmatched += 1
+            continue
+        rank = tier_names.index(sample.level)
+        crossed = {fabric.ancestors[h][rank] for h in hosts if h is not None}
+        for domain in crossed:
+            if fabric.domains[domain].parent is not None:
+                samples[domain].append(sample.gbps)
+    if not samples:
+        return fabric, unmatched
+    domains = list(fabric.domains)
+    for index, values in samples.items():
+        domains[index] = replace(
+            domains[index], uplink_gbps=statistics.median(values), samples=len(values)
+        )
+    slow = sorted(
+        (d.uplink_gbps or 0.0, d.index)
+        for d in domains
+        if d.measured and (d.uplink_gbps or 0.0) < (d.nominal_gbps or 0.0)
+    )
+    degraded = tuple(index for _, index in slow)
+    return replace(fabric, domains=tuple(domains), degraded=degraded), unmatched

@@ -1,0 +1,217 @@
+"""Shared uplinks: running gangs take a fair share of every uplink their traffic crosses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from builders import GB, NOW, TTL, demand, node, rack, sample, snapshot
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies_gen import clusters, demands, running
+
+from netsched.domain.cost import BYTES_PER_GBPS, predict, ring_edge_bytes
+from netsched.domain.demand import Pattern
+from netsched.domain.placement import STRATEGIES, Placement, place
+from netsched.domain.scheme import DEFAULT_SCHEME
+from netsched.domain.topology import build_snapshot
+
+LEAF_1 = "core-x/spine-a/leaf-1"
+
+#              spine-a
+#        /        |        \
+#    leaf-1    leaf-2    leaf-3        every leaf uplink measured at 400 Gbps
+#    n1 n2     n3 n4     n5 n6         n2, n4, n6 busy: one free node per leaf
+THREE_LEAVES = (
+    [node("n1").leaf("leaf-1"), node("n2").leaf("leaf-1").used(8)],
+    [node("n3").leaf("leaf-2"), node("n4").leaf("leaf-2").used(8)],
+    [node("n5").leaf("leaf-3"), node("n6").leaf("leaf-3").used(8)],
+)
+PROBES = tuple(
+    sample(a, b, level="leaf", gbps=400.0) for a, b in (("n1", "n3"), ("n3", "n5"), ("n5", "n1"))
+)
+
+
+def quiet():
+    return snapshot(*THREE_LEAVES, samples=PROBES)
+
+
+def one_gang_on_leaf_1():
+    """A running gang (say n2 with a node elsewhere) crosses leaf-1's uplink."""
+    return quiet().with_allocation({}, links=[LEAF_1])
+
+
+class TestShare:
+    @pytest.mark.parametrize(("others", "gbps"), [(0, 400.0), (1, 200.0), (3, 100.0)])
+    def test_a_new_gang_gets_bandwidth_over_one_plus_the_gangs_crossing(self, others, gbps):
+        snap = snapshot(*THREE_LEAVES, samples=PROBES, flows={LEAF_1: others})
+        leaf_1 = snap.domain_index(LEAF_1)
+        assert snap.crossing_gangs(leaf_1) == others
+        assert snap.effective_gbps(leaf_1) == gbps
+        assert snap.domains[leaf_1].uplink_gbps == 400.0  # the link itself is unchanged
+
+    def test_a_running_gang_halves_the_next_rings_share_of_the_leaf_uplink(self):
+        alone = predict(demand(2), ["n1", "n3"], quiet())
+        shared = predict(demand(2), ["n1", "n3"], one_gang_on_leaf_1())
+        assert alone.comm_seconds == pytest.approx(ring_edge_bytes(2, GB) / (400 * BYTES_PER_GBPS))
+        assert shared.comm_seconds == pytest.approx(2 * alone.comm_seconds)
+        assert (shared.bottleneck, shared.bottleneck_gbps) == (LEAF_1, 200.0)
+
+    def test_the_explanation_says_the_link_is_shared(self):
+        result = place(demand(2), one_gang_on_leaf_1(), strategy="tas")
+        assert (
+            f"bottleneck leaf uplink {LEAF_1} at 200 Gbps "
+            "(measured 400 Gbps shared with 1 other gang)" in result.explanation
+        )
+
+    def test_the_widest_level_has_no_uplink_to_share(self):
+        snap = quiet()
+        assert snap.effective_gbps(snap.tier_domains(3)[0]) is None
+
+
+class TestRouting:
+    def test_netsched_routes_the_next_gang_around_the_shared_uplink_and_tas_does_not(self):
+        snap = one_gang_on_leaf_1()
+        ours, tas = place(demand(2), snap), place(demand(2), snap, strategy="tas")
+        assert ours.nodes == ("n3", "n5")
+        assert tas.nodes == ("n1", "n3")  # labels only: the first leaves in path order
+        assert tas.cost.comm_seconds == pytest.approx(2 * ours.cost.comm_seconds)
+
+    def test_with_nowhere_else_to_go_the_gang_shares_the_link(self):
+        snap = snapshot(*THREE_LEAVES[:2], samples=PROBES[:1], flows={LEAF_1: 1})
+        assert place(demand(2), snap).nodes == ("n1", "n3")
+
+    @pytest.mark.parametrize("strategy", ["tas", "spread", "binpack", "random"])
+    def test_blind_strategies_choose_alike_but_are_costed_with_the_share(self, strategy):
+        alone = place(demand(2), quiet(), strategy=strategy)
+        shared = place(demand(2), one_gang_on_leaf_1(), strategy=strategy)
+        assert shared.nodes == alone.nodes
+        crosses_leaf_1 = LEAF_1 in alone.cost.crossed_uplinks
+        ratio = shared.cost.comm_seconds / alone.cost.comm_seconds
+        assert ratio == pytest.approx(2.0 if crosses_leaf_1 else 1.0)
+
+
+class TestBookkeeping:
+    #        spine-a
+    #       /       \
+    #   leaf-1     leaf-2
+    #   n1 n2      n3 n4
+    NODES = (rack("spine-a", "leaf-1", "n1", "n2"), rack("spine-a", "leaf-2", "n3", "n4"))
+
+    def test_crossed_uplinks_are_the_links_with_bytes_never_a_node_alone(self):
+        snap = snapshot(*self.NODES)
+        cost = predict(demand(4, gpus=4), ["n1", "n1", "n3", "n3"], snap)
+        assert set(cost.crossed_uplinks) == {"n1", "n3", LEAF_1, "core-x/spine-a/leaf-2"}
+        assert predict(demand(2, gpus=4), ["n1", "n1"], snap).crossed_uplinks == ()
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.data())
+    def test_gangs_added_then_removed_in_any_order_leave_the_snapshot_as_it_was(self, data):
+        base = snapshot(*self.NODES)
+        uplinks = [d.id for d in base.domains if d.parent is not None]
+        gangs = data.draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["n1", "n2", "n3", "n4"]),
+                    st.lists(st.sampled_from(uplinks), max_size=4, unique=True),
+                ),
+                max_size=4,
+            )
+        )
+        snap = base
+        for host, links in gangs:
+            snap = snap.with_allocation({host: 2}, links=links)
+        for link in uplinks:
+            expected = sum(link in links for _, links in gangs)
+            assert snap.crossing_gangs(snap.domain_index(link)) == expected
+        for host, links in data.draw(st.permutations(gangs)):
+            snap = snap.without_allocation({host: 2}, links=links)
+        assert snap.free == base.free and snap.flows == base.flows == ()
+
+    def test_the_original_snapshot_is_untouched(self):
+        snap = snapshot(*self.NODES)
+        snap.with_allocation({"n1": 8}, links=["n1", LEAF_1])
+        assert snap.crossing_gangs(snap.domain_index(LEAF_1)) == 0
+
+    def test_removing_a_gang_no_link_carries_raises(self):
+        with pytest.raises(ValueError, match=f"no running gang crosses the uplink of {LEAF_1}"):
+            snapshot(*self.NODES).without_allocation({}, links=[LEAF_1])
+
+    def test_a_link_without_uplink_or_unknown_is_refused(self):
+        snap = snapshot(*self.NODES)
+        with pytest.raises(ValueError, match="core-x has no uplink"):
+            snap.with_allocation({}, links=["core-x"])
+        with pytest.raises(KeyError):
+            snap.with_allocation({}, links=["core-x/spine-z"])
+
+    def test_build_snapshot_counts_flows_and_ignores_unknown_ones_with_a_count(self):
+        snap = snapshot(*self.NODES, flows={LEAF_1: 2, "n3": 1, "ghost": 1, "core-x": 1})
+        assert snap.crossing_gangs(snap.domain_index(LEAF_1)) == 2
+        assert snap.crossing_gangs(snap.host_index("n3")) == 1
+        assert snap.unmatched_flows == 2
+
+    def test_a_negative_flow_count_is_refused(self):
+        with pytest.raises(ValueError, match="must not be negative"):
+            snapshot(*self.NODES, flows={"n1": -1})
+
+
+class TestNoRunningGangs:
+    @settings(max_examples=40, deadline=None)
+    @given(clusters(), demands())
+    def test_zero_flows_cost_every_placement_as_bandwidth_alone_does(self, cluster, job):
+        builders, samples = cluster
+        nodes = [b.build() for b in builders]
+        used = {b.name: b.used_gpus for b in builders}
+        plain = snapshot(*builders, samples=samples)
+        zeros = build_snapshot(
+            nodes=nodes,
+            scheme=DEFAULT_SCHEME,
+            used_gpus=used,
+            measurements=samples,
+            flows={d.id: 0 for d in plain.domains if d.parent is not None},
+            now=NOW,
+            measurement_ttl=TTL,
+        )
+        for strategy in [s for s in STRATEGIES if s != "optimal"]:
+            first, second = (
+                place(job, plain, strategy=strategy),
+                place(job, zeros, strategy=strategy),
+            )
+            assert first == second
+            if isinstance(first, Placement) and first.cost.link_bytes:
+                worst = max(
+                    size / (plain.domains[plain.domain_index(link)].uplink_gbps or 0.0)
+                    for link, size in first.cost.link_bytes.items()
+                )
+                assert first.cost.comm_seconds == pytest.approx(worst / BYTES_PER_GBPS)
+
+
+class TestYardstickWithRunningGangs:
+    @settings(max_examples=40, deadline=None)
+    @given(clusters(), demands(hybrid=False), st.data())
+    def test_no_strategy_predicts_less_comm_time_than_optimal(self, cluster, job, data):
+        builders, samples = cluster
+        snap = data.draw(running(snapshot(*builders, samples=samples)))
+        best = place(job, snap, strategy="optimal")
+        for name in [s for s in STRATEGIES if s != "optimal"]:
+            other = place(job, snap, strategy=name)
+            if isinstance(other, Placement) and isinstance(best, Placement):
+                assert best.cost.comm_seconds <= other.cost.comm_seconds * (1 + 1e-9), name
+
+    @settings(max_examples=60, deadline=None)
+    @given(clusters(), demands(hybrid=False), st.data())
+    def test_netsched_is_within_5_percent_of_optimal(self, cluster, job, data):
+        builders, samples = cluster
+        snap = data.draw(running(snapshot(*builders, samples=samples)))
+        job = dataclasses.replace(job, preferred_tier=None)  # a wish optimal does not weigh
+        ours, best = place(job, snap), place(job, snap, strategy="optimal")
+        assert isinstance(ours, Placement) == isinstance(best, Placement)
+        if isinstance(ours, Placement) and isinstance(best, Placement):
+            assert ours.cost.comm_seconds <= best.cost.comm_seconds * 1.05 + 1e-12
+
+    @pytest.mark.parametrize("pattern", [Pattern.DATA_PARALLEL, Pattern.EXPERT_PARALLEL])
+    def test_netsched_matches_optimal_around_a_shared_leaf(self, pattern):
+        snap = one_gang_on_leaf_1()
+        job = demand(2, pattern=pattern)
+        ours, best = place(job, snap), place(job, snap, strategy="optimal")
+        assert ours.cost.comm_seconds == pytest.approx(best.cost.comm_seconds)
