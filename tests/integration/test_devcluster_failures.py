@@ -104,3 +104,22 @@ def test_building_without_go_says_what_to_do(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "go toolchain: the `go` command is not on PATH" in result.stderr
     assert "install Go 1.26 or newer" in result.stderr
+
+
+def test_building_outside_a_checkout_names_the_missing_wrapper_module(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "NETSCHED_HACK_DIR": str(tmp_path / "hack"),
+        "NETSCHED_CACHE": str(tmp_path / "cache"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "netsched.cli", "dev-cluster", "build"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"its wrapper Go module {tmp_path / 'hack'}" in result.stderr
+    assert "NETSCHED_HACK_DIR" in result.stderr

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from netsched.devcluster.failures import ComponentError, tail
 
-HACK_DIR = Path(__file__).resolve().parents[3] / "hack"
+SOURCE_HACK_DIR = Path(__file__).resolve().parents[3] / "hack"
 BUILD_TIMEOUT_SECONDS = 45 * 60
 
 KUBERNETES_VERSION = "v1.36.3"
@@ -55,7 +55,7 @@ class Component:
 
     @property
     def wrapper(self) -> Path:
-        return HACK_DIR / self.module_dir
+        return hack_dir() / self.module_dir
 
 
 COMPONENTS: tuple[Component, ...] = (
@@ -79,6 +79,12 @@ COMPONENTS: tuple[Component, ...] = (
 )
 
 
+def hack_dir() -> Path:
+    """The wrapper modules: ``$NETSCHED_HACK_DIR``, else ``hack/`` of this source checkout."""
+    configured = os.environ.get("NETSCHED_HACK_DIR")
+    return Path(configured) if configured else SOURCE_HACK_DIR
+
+
 def cache_root() -> Path:
     """Where built binaries live: ``$NETSCHED_CACHE`` or ``~/.cache/netsched``."""
     configured = os.environ.get("NETSCHED_CACHE")
@@ -96,7 +102,18 @@ def _stamp(component: Component) -> str:
     return digest.hexdigest()
 
 
+def _require_wrapper(component: Component) -> None:
+    if not (component.wrapper / "go.sum").is_file():
+        raise ComponentError(
+            component=component.name,
+            what=f"its wrapper Go module {component.wrapper} (go.mod and go.sum) is missing",
+            remedy="run netsched from a checkout of its repository, which has hack/, or set "
+            "NETSCHED_HACK_DIR to that checkout's hack/ directory",
+        )
+
+
 def is_cached(component: Component) -> bool:
+    _require_wrapper(component)
     binary = binary_path(component)
     stamp = binary.with_name(".stamp")
     return binary.is_file() and stamp.is_file() and stamp.read_text() == _stamp(component)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from netsched.devcluster.binaries import HACK_DIR, KWOK_VERSION
+from netsched.devcluster.binaries import KWOK_VERSION, hack_dir
 from netsched.devcluster.failures import ComponentError, tail
 
 STAGE_SET = "kustomize/stage/fast"
@@ -27,7 +27,7 @@ def module_dir() -> Path:
     """The KWOK module's directory in the Go module cache (downloading it if needed)."""
     result = subprocess.run(
         ["go", "mod", "download", "-json", f"sigs.k8s.io/kwok@{KWOK_VERSION}"],
-        cwd=HACK_DIR / "kwok",
+        cwd=hack_dir() / "kwok",
         capture_output=True,
         text=True,
         timeout=300,
