@@ -91,35 +91,31 @@ def test_a_killed_component_shows_in_status_and_up_starts_afresh(tmp_path: Path)
     assert not any(processes.is_alive(pid) for pid in pids)
 
 
-def test_building_without_go_says_what_to_do(tmp_path: Path) -> None:
-    env = {**os.environ, "PATH": "/nonexistent", "NETSCHED_CACHE": str(tmp_path)}
-    result = subprocess.run(
+def dev_cluster_build(**env: str) -> subprocess.CompletedProcess[str]:
+    """``netsched dev-cluster build`` in a process of its own, with ``env`` on top of ours."""
+    return subprocess.run(
         [sys.executable, "-m", "netsched.cli", "dev-cluster", "build"],
-        env=env,
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_building_without_go_says_what_to_do(tmp_path: Path) -> None:
+    result = dev_cluster_build(PATH="/nonexistent", NETSCHED_CACHE=str(tmp_path))
+
     assert result.returncode == 1
     assert "go toolchain: the `go` command is not on PATH" in result.stderr
     assert "install Go 1.26 or newer" in result.stderr
 
 
 def test_building_outside_a_checkout_names_the_missing_wrapper_module(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "NETSCHED_HACK_DIR": str(tmp_path / "hack"),
-        "NETSCHED_CACHE": str(tmp_path / "cache"),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "netsched.cli", "dev-cluster", "build"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = dev_cluster_build(
+        NETSCHED_HACK_DIR=str(tmp_path / "hack"), NETSCHED_CACHE=str(tmp_path / "cache")
     )
+
     assert result.returncode == 1
     assert f"its wrapper Go module {tmp_path / 'hack'}" in result.stderr
     assert "NETSCHED_HACK_DIR" in result.stderr

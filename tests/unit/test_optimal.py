@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 from builders import degraded_leaf_1, demand, node, rack, snapshot
 from hypothesis import given, settings
-from strategies_gen import clusters, demands
+from hypothesis import strategies as st
+from strategies_gen import clusters, demands, running
 
 from netsched.domain.demand import ParallelDegrees, Pattern
 from netsched.domain.placement import (
@@ -36,10 +37,11 @@ class TestYardstick:
                 assert best.cost.comm_seconds <= other.cost.comm_seconds * (1 + 1e-9), name
 
     @settings(max_examples=60, deadline=None)
-    @given(clusters(), demands(hybrid=False))
-    def test_netsched_is_within_5_percent_of_optimal(self, cluster, job):
+    @given(clusters(), demands(hybrid=False), st.data())
+    def test_netsched_is_within_5_percent_of_optimal(self, cluster, job, data):
+        # Zero to four running gangs share some uplinks: the bound holds either way.
         builders, samples = cluster
-        snap = snapshot(*builders, samples=samples)
+        snap = data.draw(running(snapshot(*builders, samples=samples)))
         job = dataclasses.replace(job, preferred_tier=None)  # a wish optimal does not weigh
         ours, best = place(job, snap), place(job, snap, strategy="optimal")
         assert isinstance(ours, Placement) == isinstance(best, Placement)
