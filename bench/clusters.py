@@ -26,14 +26,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from netsched.domain.fabric import LinkSample
 from netsched.domain.scheme import DEFAULT_SCHEME, Level, TopologyScheme
-from netsched.domain.topology import (
-    ClusterSnapshot,
-    LinkSample,
-    build_snapshot,
-    fat_tree,
-    load_lingjun,
-)
+from netsched.domain.topology import ClusterSnapshot, build_snapshot
+from netsched.domain.topology_sources import fat_tree, load_lingjun
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 TTL = timedelta(minutes=10)

@@ -18,15 +18,12 @@ import clusters
 import workloads
 from netsched.domain.cost import Cost
 from netsched.domain.demand import Demand, Pattern
+from netsched.domain.fabric import LinkSample
 from netsched.domain.gang import Outcome, Placement, count_capacity
 from netsched.domain.placement import place
 from netsched.domain.scheme import DEFAULT_SCHEME
-from netsched.domain.topology import (
-    ClusterSnapshot,
-    LinkSample,
-    build_snapshot,
-    fat_tree,
-)
+from netsched.domain.topology import ClusterSnapshot, build_snapshot
+from netsched.domain.topology_sources import fat_tree
 from replay import ReplayResult, replay
 
 ROOT = Path(__file__).resolve().parents[1]

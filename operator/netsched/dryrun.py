@@ -27,7 +27,7 @@ from netsched.clusterfile import (
     load_yaml,
     parse_cluster,
 )
-from netsched.domain.gang import Outcome, Placement, snapshot_index
+from netsched.domain.gang import Outcome, Placement
 from netsched.domain.placement import STRATEGIES, OptimalUnsupported, place
 from netsched.domain.topology import ClusterSnapshot, build_snapshot
 
@@ -132,7 +132,7 @@ def outcome_table(run: DryRun) -> str:
     cost = outcome.cost
     bottleneck = "none"
     if cost.bottleneck is not None:
-        link = run.snapshot.domains[snapshot_index(run.snapshot, cost.bottleneck)]
+        link = run.snapshot.domains[run.snapshot.domain_index(cost.bottleneck)]
         how = "measured" if link.measured else "nominal"
         bottleneck = f"{link.uplink_gbps:g} Gbps {how} ({link.tier} uplink {link.id})"
     lines = [

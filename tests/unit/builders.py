@@ -11,9 +11,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from netsched.domain.demand import Demand, ParallelDegrees, Pattern
+from netsched.domain.fabric import LinkSample
 from netsched.domain.nodes import NodeInfo, node_labels
 from netsched.domain.scheme import DEFAULT_SCHEME
-from netsched.domain.topology import ClusterSnapshot, LinkSample, build_snapshot
+from netsched.domain.topology import ClusterSnapshot, build_snapshot
 
 NOW = datetime(2024, 5, 1, 12, 0, 0)
 TTL = timedelta(minutes=10)

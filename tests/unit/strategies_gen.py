@@ -6,7 +6,8 @@ from builders import NodeBuilder, demand, node, sample
 from hypothesis import strategies as st
 
 from netsched.domain.demand import Demand, ParallelDegrees, Pattern
-from netsched.domain.topology import ClusterSnapshot, LinkSample
+from netsched.domain.fabric import LinkSample
+from netsched.domain.topology import ClusterSnapshot
 
 TIERS = ["host", "leaf", "spine", "core"]
 

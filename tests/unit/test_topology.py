@@ -11,7 +11,8 @@ from builders import NOW, TTL, node, rack, sample, snapshot
 
 from netsched.domain.nodes import sanitize_label_value
 from netsched.domain.scheme import DEFAULT_SCHEME
-from netsched.domain.topology import build_snapshot, fat_tree, load_lingjun
+from netsched.domain.topology import build_snapshot
+from netsched.domain.topology_sources import fat_tree, load_lingjun
 
 LINGJUN = Path("/work/shared/data/lingjun-2023/topo.csv")
 LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")

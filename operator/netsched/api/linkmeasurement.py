@@ -34,8 +34,8 @@ from netsched.api.meta import (
     validations,
 )
 from netsched.api.networktopology import ProbeTool
+from netsched.domain.fabric import LinkSample
 from netsched.domain.scheme import TopologyScheme
-from netsched.domain.topology import LinkSample
 
 SAME_NODE = "sourceNode and targetNode must differ: a link joins two nodes"
 

@@ -75,7 +75,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from netsched.domain.demand import Demand, Pattern
-from netsched.domain.topology import ClusterSnapshot, Domain
+from netsched.domain.fabric import Domain
+from netsched.domain.topology import ClusterSnapshot
 
 BYTES_PER_GBPS = 1e9 / 8
 _Pairs = dict[tuple[int, int], float]
@@ -133,7 +134,8 @@ def predict(demand: Demand, order: Sequence[str], snapshot: ClusterSnapshot) -> 
         >>> from datetime import datetime, timedelta
         >>> from netsched.domain.demand import Demand, Pattern
         >>> from netsched.domain.scheme import DEFAULT_SCHEME
-        >>> from netsched.domain.topology import build_snapshot, fat_tree
+        >>> from netsched.domain.topology import build_snapshot
+        >>> from netsched.domain.topology_sources import fat_tree
         >>> nodes = fat_tree(cores=1, spines_per_core=1, leaves_per_spine=2, hosts_per_leaf=2)
         >>> snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME, now=datetime(2024, 1, 1),
         ...                       measurement_ttl=timedelta(minutes=5))

@@ -282,7 +282,7 @@ def _traffic(demand: Demand, snapshot: ClusterSnapshot, cost: Cost, order: Seque
         crossing = f"{word} crosses {len(children)} {plural(below)}"
     if cost.bottleneck is None:
         return crossing
-    domain = snapshot.domains[snapshot_index(snapshot, cost.bottleneck)]
+    domain = snapshot.domains[snapshot.domain_index(cost.bottleneck)]
     how = "measured" if domain.measured else "nominal"
     others = snapshot.crossing_gangs(domain.index)
     if others:
@@ -292,11 +292,6 @@ def _traffic(demand: Demand, snapshot: ClusterSnapshot, cost: Cost, order: Seque
         f"{crossing}; bottleneck {domain.tier} uplink {domain.id} "
         f"at {snapshot.effective_gbps(domain.index):g} Gbps ({how})"
     )
-
-
-def snapshot_index(snapshot: ClusterSnapshot, domain_id: str) -> int:
-    """Index of the domain with this id (hosts by node name, switches by path)."""
-    return snapshot.domain_index(domain_id)
 
 
 def plural(tier: str) -> str:

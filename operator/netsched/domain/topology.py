@@ -24,7 +24,8 @@ stream of jobs takes and releases GPUs, and the uplinks each gang crosses, with
 which share the switch tree and copy only the counts.
 
 Node sources for tests, benchmarks and the dev cluster live in
-:mod:`netsched.domain.topology_sources` and are re-exported here.
+:mod:`netsched.domain.topology_sources`; switches and samples in
+:mod:`netsched.domain.fabric`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from netsched.domain.fabric import (
     apply_measurements,
     build_fabric,
 )
-from netsched.domain.nodes import NodeInfo, node_labels, sanitize_label_value
+from netsched.domain.nodes import NodeInfo
 from netsched.domain.scheme import TopologyScheme
 
 if TYPE_CHECKING:
@@ -332,18 +333,3 @@ def _count_flows(fabric: Fabric, flows: Mapping[str, int]) -> tuple[tuple[int, .
             continue
         counts[index] += gangs
     return (tuple(counts) if any(counts) else ()), unmatched
-
-
-from netsched.domain.topology_sources import fat_tree, load_lingjun  # noqa: E402
-
-__all__ = [
-    "ClusterSnapshot",
-    "Domain",
-    "LinkSample",
-    "NodeInfo",
-    "build_snapshot",
-    "fat_tree",
-    "load_lingjun",
-    "node_labels",
-    "sanitize_label_value",
-]
