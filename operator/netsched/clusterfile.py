@@ -26,15 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from fractions import Fraction
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
 
-from netsched.api import GPU_RESOURCE, LinkMeasurement, NetworkTopology, parse_quantity
+from netsched.api import GPU_RESOURCE, LinkMeasurement, NetworkTopology, whole_gpus
 from netsched.api.validation import field_path
 from netsched.domain.nodes import NodeInfo
 
@@ -150,11 +149,6 @@ def parse_cluster(document: Any, *, source: str) -> ClusterState:
     return ClusterState(tuple(nodes), used, topologies, tuple(samples))
 
 
-def aware(moment: datetime) -> datetime:
-    """``moment`` with a time zone: a time written without one is taken as UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _named(item: Mapping[str, Any]) -> str:
     metadata = item.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
@@ -221,12 +215,11 @@ def _container_gpus(container: Any, *, where: str) -> int:
 def _gpu_count(amounts: Mapping[str, Any], *, where: str) -> int:
     raw = amounts.get(GPU_RESOURCE, 0)
     try:
-        count = parse_quantity(raw if isinstance(raw, int) else str(raw))
+        return whole_gpus(raw if isinstance(raw, int) else str(raw))
     except ValueError:
-        count = Fraction(-1)
-    if count.denominator != 1 or count < 0:
-        raise ClusterFileError(f"{where}[{GPU_RESOURCE!r}]: {raw!r} is not a whole number of GPUs")
-    return int(count)
+        raise ClusterFileError(
+            f"{where}[{GPU_RESOURCE!r}]: {raw!r} is not a whole number of GPUs"
+        ) from None
 
 
 def _mapping(parent: Mapping[str, Any], key: str, *, where: str) -> Mapping[str, Any]:

@@ -19,11 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from netsched.api import TrainingJob, scheme_for
+from netsched.api import TrainingJob, as_utc, scheme_for
 from netsched.api.validation import validate_manifest
 from netsched.clusterfile import (
     ClusterFileError,
-    aware,
     load_yaml,
     parse_cluster,
 )
@@ -88,7 +87,7 @@ def plan(*, cluster: Path, job: Path, strategy: str, now: datetime | None = None
             scheme=scheme,
             used_gpus=state.used_gpus,
             measurements=[m.to_sample(scheme) for m in state.measurements],
-            now=aware(now or datetime.now(UTC)),
+            now=as_utc(now or datetime.now(UTC)),
             measurement_ttl=state.measurement_ttl(topology),
         )
         with _stdout_to_stderr():

@@ -10,7 +10,7 @@ The two conversions into the placement engine's terms live on the models:
 """
 
 from netsched.api.linkmeasurement import LinkMeasurement, LinkMeasurementSpec
-from netsched.api.meta import API_VERSION, GROUP, VERSION, Condition, ObjectMeta
+from netsched.api.meta import API_VERSION, GROUP, VERSION, Condition, ObjectMeta, as_utc
 from netsched.api.networkpolicy import IPBlock, LabelSelector, NetworkPeer, NetworkPolicyPort
 from netsched.api.networktopology import (
     DomainStatus,
@@ -20,7 +20,7 @@ from netsched.api.networktopology import (
     NetworkTopologyStatus,
     ProbeSettings,
 )
-from netsched.api.podtemplate import GPU_RESOURCE, PodTemplateSpec
+from netsched.api.podtemplate import GPU_RESOURCE, PodTemplateSpec, whole_gpus
 from netsched.api.quantity import parse_quantity, quantity_bytes
 from netsched.api.trainingjob import (
     Communication,
@@ -78,6 +78,7 @@ __all__ = [
     "TrainingJob",
     "TrainingJobSpec",
     "TrainingJobStatus",
+    "as_utc",
     "parse_quantity",
     "quantity_bytes",
     "scheme_for",
@@ -85,4 +86,5 @@ __all__ = [
     "validate_manifest",
     "validate_network_topology",
     "validate_training_job",
+    "whole_gpus",
 ]

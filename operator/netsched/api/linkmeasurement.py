@@ -14,7 +14,6 @@ sample, so the number of objects stays bounded by the pairs it probes.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
@@ -30,6 +29,7 @@ from netsched.api.meta import (
     PrinterColumn,
     ResourceInfo,
     Timestamp,
+    as_utc,
     cel,
     validations,
 )
@@ -104,15 +104,12 @@ class LinkMeasurement(KubernetesObject):
         written without a zone is taken as UTC.
         """
         spec = self.spec
-        measured_at = spec.measured_at
-        if measured_at.tzinfo is None:
-            measured_at = measured_at.replace(tzinfo=UTC)
         sample = LinkSample(
             source=spec.source_node,
             target=spec.target_node,
             level=spec.level,
             gbps=spec.gbps,
-            observed_at=measured_at,
+            observed_at=as_utc(spec.measured_at),
         )
         tiers = scheme.tier_names
         if spec.level in tiers[1:]:

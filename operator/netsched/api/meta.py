@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
@@ -38,6 +38,13 @@ LABEL_KEY_PATTERN = (
 
 Timestamp = Annotated[datetime, Field(strict=False)]
 """An RFC 3339 time; strings are parsed (strict mode would demand a datetime object)."""
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` with a time zone: a time written without one is taken as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 ENUM_FROM_STRING = Field(strict=False)
 """Marks an enum field: the wire carries its string value (strict mode wants the member)."""
 

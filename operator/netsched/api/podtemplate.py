@@ -54,6 +54,18 @@ class ResourceRequirements(OpenModel):
     requests: Annotated[dict[str, KubeQuantity] | None, Field(max_length=MAX_RESOURCES)] = None
 
 
+def whole_gpus(value: int | str) -> int:
+    """An ``nvidia.com/gpu`` quantity as a GPU count.
+
+    Raises:
+        ValueError: the quantity is malformed, negative or not a whole number.
+    """
+    count = parse_quantity(value)
+    if count.denominator != 1 or count < 0:
+        raise ValueError(f"{GPU_RESOURCE} {value!r}: {GPU_LIMIT_IS_WHOLE}")
+    return int(count)
+
+
 class Container(OpenModel):
     """One container of the worker pod (``image``, ``command``, ... are kept as written)."""
 
@@ -71,10 +83,7 @@ class Container(OpenModel):
         value = self.resources.limits.get(GPU_RESOURCE)
         if value is None:
             return 0
-        count = parse_quantity(value)
-        if count.denominator != 1 or count < 0:
-            raise ValueError(f"{GPU_RESOURCE} limit {value!r}: {GPU_LIMIT_IS_WHOLE}")
-        return int(count)
+        return whole_gpus(value)
 
 
 class PodSpec(OpenModel):
