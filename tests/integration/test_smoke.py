@@ -6,6 +6,7 @@ controller-manager garbage-collects, KWOK plays the kubelet.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -77,26 +78,11 @@ def test_gated_pod_waits_then_binds_where_the_node_selector_says(
     assert (gated["status"], gated["reason"]) == ("False", "SchedulingGated")
 
     # While gated, a pod's node selector may still be set; then lift the gate.
-    cluster.kubectl(
-        "patch",
-        "pod",
-        "rank-0",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        f'{{"spec": {{"nodeSelector": {{"kubernetes.io/hostname": "{some_node}"}}}}}}',
-    )
-    cluster.kubectl(
-        "patch",
-        "pod",
-        "rank-0",
-        "-n",
-        namespace,
-        "--type=json",
-        "-p",
-        '[{"op": "remove", "path": "/spec/schedulingGates"}]',
-    )
+    pod_ref = ("pod", "rank-0", "-n", namespace)
+    selector = {"spec": {"nodeSelector": {"kubernetes.io/hostname": some_node}}}
+    ungate = [{"op": "remove", "path": "/spec/schedulingGates"}]
+    cluster.kubectl("patch", *pod_ref, "--type=merge", "-p", json.dumps(selector))
+    cluster.kubectl("patch", *pod_ref, "--type=json", "-p", json.dumps(ungate))
 
     running = cluster.wait_for(
         lambda: (
