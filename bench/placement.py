@@ -8,8 +8,9 @@ Four parts, all on the pure engine (``netsched.domain.placement.place``):
 
 1. **Replays** of the Philly-derived job streams on Lingjun, the SuperPOD-like
    cluster, a 1024-node fat tree and degraded Lingjun, and of the same streams with
-   every job 8x larger on Lingjun and degraded Lingjun (see bench/clusters.py,
-   bench/workloads.py, bench/replay.py for every assumption);
+   every job 8x larger, and of a synthetic stream of large gangs, on Lingjun and
+   degraded Lingjun (see bench/clusters.py, bench/workloads.py, bench/replay.py for
+   every assumption);
 2. **Sweep** of synthetic large gangs (64-1024 GPUs, every pattern) on empty clusters;
 3. **Optimality**: netsched against the exact ``optimal`` on random small instances;
 4. **Latency** of one 1024-GPU placement on an 8192-node fat tree.
@@ -27,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
-from bars import check_bars, shared_link_lines
+from bars import beside_the_bars, check_bars, degraded_under_load
 from plot import plot
 from replay import QUEUEING
 from report import report
@@ -56,10 +57,23 @@ def main() -> None:
     optimal = run_optimal(args.quick, log)
     big = run_big_latency(args.quick, log)
     bars = check_bars(replays, sweep, optimal, big)
-    shared_lines = shared_link_lines(replays)
+    degraded_lines = degraded_under_load(replays)
+    large_lines = beside_the_bars(replays, shared=False)
+    shared_lines = beside_the_bars(replays, shared=True)
     print(
         "\n".join(
-            [*bars, "", "links shared by running gangs (not the issue's bars):", *shared_lines]
+            [
+                *bars,
+                "",
+                "the degraded cluster under load (not a bar):",
+                *degraded_lines,
+                "",
+                "the large stream (not the issue's bars):",
+                *large_lines,
+                "",
+                "links shared by running gangs (not the issue's bars):",
+                *shared_lines,
+            ]
         )
     )
     DOCS.mkdir(exist_ok=True)
@@ -76,6 +90,8 @@ def main() -> None:
         sweep=sweep,
         optimal=optimal,
         bars=bars,
+        degraded_lines=degraded_lines,
+        large_lines=large_lines,
         shared_lines=shared_lines,
         plot_name=plot_name,
     )

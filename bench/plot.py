@@ -1,4 +1,4 @@
-"""The benchmark's figure: sweep comm/step, replay cross-core bytes, degraded x8 CDF."""
+"""The benchmark's figure: sweep comm/step, Philly replays' cross-core bytes, a degraded CDF."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 from netsched.domain.cost import Cost
 from runs import STRATEGIES, ReplaySummary, mean
+
+CDF_REPLAY = "lingjun-degraded large"
 
 
 def plot(
@@ -39,11 +41,12 @@ def plot(
         by = {s.strategy: s for s in replays[name]}
         return by[strategy].cross.get("spine", 0.0) / 1e9
 
-    bars(middle, [n for n, runs in replays.items() if not runs[0].run.shared], cross_spine)
+    philly = [n for n, runs in replays.items() if not runs[0].run.shared]
+    bars(middle, [n for n in philly if replays[n][0].run.stream.key != "large"], cross_spine)
     middle.tick_params(axis="x", labelrotation=20)
     middle.set_ylabel("GB per step per multi-pod job")
     middle.set_title("Philly replays: bytes crossing the core (spine uplinks)\n(lower is better)")
-    cdf = "lingjun-degraded x8 shared"
+    cdf = CDF_REPLAY
     for summary in replays[cdf]:
         values = sorted(c * 1e3 for c in summary.comm)
         if values:

@@ -61,11 +61,26 @@ def ratio(a: float, b: float) -> str:
 
 
 @dataclass(frozen=True)
+class Stream:
+    """A job stream the replays can run: its short name, how it reads, and its jobs."""
+
+    key: str
+    """Suffix of the replay's name: ``""`` (Philly as recorded), ``"x8"``, ``"large"``."""
+    title: str
+    jobs: Callable[[], list[workloads.TraceJob]]
+
+
+PHILLY = Stream("", "Philly x1", lambda: workloads.read_traces(TRACES))
+PHILLY_X8 = Stream("x8", "Philly x8", lambda: workloads.read_traces(TRACES, gpus_per_trace_gpu=8))
+LARGE = Stream("large", "large gangs", workloads.large_stream)
+
+
+@dataclass(frozen=True)
 class ReplayRun:
-    """One replay: a cluster, the Philly stream scaled ``scale`` x, one queueing policy."""
+    """One replay: a cluster, a job stream, one queueing policy."""
 
     cluster: str
-    scale: int
+    stream: Stream
     queueing: str
     jobs: int
     factor: float
@@ -74,7 +89,7 @@ class ReplayRun:
 
     @property
     def name(self) -> str:
-        name = self.cluster if self.scale == 1 else f"{self.cluster} x{self.scale}"
+        name = f"{self.cluster} {self.stream.key}".strip()
         return f"{name} shared" if self.shared else name
 
     @property
@@ -82,7 +97,7 @@ class ReplayRun:
         """Which run a figure comes from, for the PASS/FAIL lines."""
         links = ", links shared by running gangs" if self.shared else ""
         return (
-            f"replay {self.name} (Philly x{self.scale}, {self.jobs} jobs, {self.queueing}, "
+            f"replay {self.name} ({self.stream.title}, {self.jobs} jobs, {self.queueing}, "
             f"{LOAD:.0%} load{links})"
         )
 
@@ -144,23 +159,27 @@ class CrossingAudit:
         self.forced += all(capacity.pods[d] < job.demand.replicas for d in spines)
 
 
-REPLAYS: tuple[tuple[Callable[[], clusters.Cluster], int, bool], ...] = (
-    (clusters.lingjun, 1, False),
-    (clusters.superpod, 1, False),
-    (lambda: clusters.fattree(1024), 1, False),
-    (clusters.degraded, 1, False),
-    (clusters.lingjun, 8, False),
-    (clusters.degraded, 8, False),
-    (clusters.lingjun, 1, True),
-    (clusters.degraded, 1, True),
-    (clusters.lingjun, 8, True),
-    (clusters.degraded, 8, True),
+REPLAYS: tuple[tuple[Callable[[], clusters.Cluster], Stream, bool], ...] = (
+    (clusters.lingjun, PHILLY, False),
+    (clusters.superpod, PHILLY, False),
+    (lambda: clusters.fattree(1024), PHILLY, False),
+    (clusters.degraded, PHILLY, False),
+    (clusters.lingjun, PHILLY_X8, False),
+    (clusters.degraded, PHILLY_X8, False),
+    (clusters.lingjun, LARGE, False),
+    (clusters.degraded, LARGE, False),
+    (clusters.lingjun, PHILLY, True),
+    (clusters.degraded, PHILLY, True),
+    (clusters.lingjun, PHILLY_X8, True),
+    (clusters.degraded, PHILLY_X8, True),
+    (clusters.lingjun, LARGE, True),
+    (clusters.degraded, LARGE, True),
 )
-"""(cluster, GPUs per trace GPU, links shared) of every replay. The x8 streams read each
-Philly GPU as an 8-GPU node (see :func:`workloads.read_traces`); they are too large for
-the 1024-GPU SuperPOD-like cluster at any load below 100 %. The issue's bars are read on
-the unshared runs (DESIGN.md's cost model: each gang alone on the fabric); the shared
-runs add running gangs' fair shares of every link (an extension, reported beside them)."""
+"""(cluster, stream, links shared) of every replay. The x8 and large streams are too
+large for the 1024-GPU SuperPOD-like cluster at any load below 100 % (x8), or hold gangs
+as large as it (large). The issue's bars are read on the unshared runs (DESIGN.md's cost
+model: each gang alone on the fabric); the shared runs add running gangs' fair shares of
+every link (an extension, reported beside them)."""
 PROFILE_AT = (0.25, 0.5, 0.75, 1.0)
 
 
@@ -168,14 +187,14 @@ def run_replays(
     quick: bool, queueing: str, log: Callable[[str], None]
 ) -> dict[str, list[ReplaySummary]]:
     out: dict[str, list[ReplaySummary]] = {}
-    for make, scale, shared in REPLAYS:
-        every = workloads.read_traces(TRACES, gpus_per_trace_gpu=scale)
+    for make, stream, shared in REPLAYS:
+        every = stream.jobs()
         cluster = make()
         jobs, factor = workloads.compress(
             every[: len(every) // 6] if quick else every, cluster_gpus=cluster.gpus, load=LOAD
         )
         profile = workloads.demand_profile(jobs, cluster_gpus=cluster.gpus, at=PROFILE_AT)
-        run = ReplayRun(cluster.name, scale, queueing, len(jobs), factor, tuple(profile), shared)
+        run = ReplayRun(cluster.name, stream, queueing, len(jobs), factor, tuple(profile), shared)
         log(f"{run.label}: arrivals compressed {factor:.2f}x")
         out[run.name] = []
         for strategy in STRATEGIES:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,23 +180,54 @@ SWEEP_PAYLOAD = {
 }
 
 
+def large_gang(name: str, gpus: int, pattern: Pattern) -> Demand:
+    """A gang of 8-GPU pods with the sweep's payload for ``pattern``."""
+    replicas = gpus // GPUS_PER_HOST
+    degrees = None
+    if pattern is Pattern.HYBRID:
+        degrees = ParallelDegrees(tensor=8, pipeline=4, data=replicas // 4)
+    return Demand(
+        name=name,
+        replicas=replicas,
+        gpus_per_pod=GPUS_PER_HOST,
+        pattern=pattern,
+        bytes_per_step=SWEEP_PAYLOAD[pattern],
+        degrees=degrees,
+    )
+
+
 def sweep() -> list[Demand]:
     """Large synthetic gangs of 8-GPU pods, each pattern at each size."""
-    demands = []
-    for gpus in SWEEP_GPUS:
-        replicas = gpus // GPUS_PER_HOST
-        for pattern, payload in SWEEP_PAYLOAD.items():
-            degrees = None
-            if pattern is Pattern.HYBRID:
-                degrees = ParallelDegrees(tensor=8, pipeline=4, data=replicas // 4)
-            demands.append(
-                Demand(
-                    name=f"sweep/{pattern.value.lower()}-{gpus}",
-                    replicas=replicas,
-                    gpus_per_pod=GPUS_PER_HOST,
-                    pattern=pattern,
-                    bytes_per_step=payload,
-                    degrees=degrees,
-                )
-            )
-    return demands
+    return [
+        large_gang(f"sweep/{pattern.value.lower()}-{gpus}", gpus, pattern)
+        for gpus in SWEEP_GPUS
+        for pattern in SWEEP_PAYLOAD
+    ]
+
+
+LARGE_JOBS = 400
+LARGE_SEED = 20250101
+LARGE_GPUS_WEIGHTS = {64: 8, 128: 6, 256: 3, 512: 2, 1024: 1}
+"""Sizes of the large-gang stream and their relative frequency: smaller gangs are more common."""
+LARGE_MEAN_HOURS = 6.0
+
+
+def large_stream(count: int = LARGE_JOBS, seed: int = LARGE_SEED) -> list[TraceJob]:
+    """A synthetic stream of today's training gangs, 64-1024 GPUs of 8-GPU pods.
+
+    Not a trace: Poisson arrivals (one a second before :func:`compress` rescales them),
+    sizes drawn from :data:`LARGE_GPUS_WEIGHTS`, the pattern uniform over the sweep's
+    five with the sweep's payloads, durations exponential with a mean of
+    :data:`LARGE_MEAN_HOURS`. Seeded, so every run replays the same jobs.
+    """
+    rng = random.Random(seed)
+    sizes, weights = zip(*LARGE_GPUS_WEIGHTS.items(), strict=True)
+    patterns = list(SWEEP_PAYLOAD)
+    jobs, arrival = [], 0.0
+    for index in range(count):
+        arrival += rng.expovariate(1.0)
+        gpus = rng.choices(sizes, weights)[0]
+        demand = large_gang(f"large/{index:03d}", gpus, rng.choice(patterns))
+        duration = rng.expovariate(1 / (LARGE_MEAN_HOURS * 3600))
+        jobs.append(TraceJob(demand.name, demand, arrival, duration))
+    return jobs
