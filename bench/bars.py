@@ -124,9 +124,17 @@ def beside_the_bars(replays: dict[str, list[ReplaySummary]], *, shared: bool) ->
         ours, tas = by["netsched"].mean_comm, by["tas"].mean_comm
         lines.append(
             f"{run.label}: mean comm/step netsched {ours * 1e3:.2f} ms, tas {tas * 1e3:.2f} ms "
-            f"(netsched/tas {ratio(ours, tas)})"
+            f"(netsched/tas {ratio(ours, tas)}){head_to_head(by['netsched'])}"
         )
     return lines
+
+
+def head_to_head(summary: ReplaySummary) -> str:
+    """How often tas, on the snapshot netsched saw, would have placed the gang faster."""
+    duel = summary.head_to_head
+    if duel is None:
+        return ""
+    return f"; tas faster on netsched's snapshot at {duel.rival_faster}/{duel.decisions} gangs"
 
 
 def degraded_under_load(replays: dict[str, list[ReplaySummary]]) -> list[str]:
@@ -152,6 +160,6 @@ def degraded_under_load(replays: dict[str, list[ReplaySummary]]) -> list[str]:
         ours, tas = by["netsched"].mean_comm, by["tas"].mean_comm
         lines.append(
             f"{run.label}: netsched/tas {ratio(ours, tas)}; against {HEALTHY}, the slow "
-            f"uplinks cost {', '.join(costs)}"
+            f"uplinks cost {', '.join(costs)}{head_to_head(by['netsched'])}"
         )
     return lines

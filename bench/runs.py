@@ -24,7 +24,7 @@ from netsched.domain.placement import place
 from netsched.domain.scheme import DEFAULT_SCHEME
 from netsched.domain.topology import ClusterSnapshot, build_snapshot
 from netsched.domain.topology_sources import fat_tree
-from replay import ReplayResult, replay
+from replay import Observer, ReplayResult, replay
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = sorted((ROOT.parent / "shared/data/philly-gavel").glob("*.trace"))
@@ -112,13 +112,16 @@ class ReplaySummary:
     cross: dict[str, float]
     result: ReplayResult
     audit: CrossingAudit
+    head_to_head: HeadToHead | None = None
 
     @property
     def mean_comm(self) -> float:
         return mean(self.comm)
 
 
-def summarise(run: ReplayRun, result: ReplayResult, audit: CrossingAudit) -> ReplaySummary:
+def summarise(
+    run: ReplayRun, result: ReplayResult, audit: CrossingAudit, rival: HeadToHead | None
+) -> ReplaySummary:
     multi = [p for p in result.placed if p.demand.replicas > 1]
     cross: dict[str, float] = {}
     by_pattern: dict[str, list[float]] = {}
@@ -135,6 +138,7 @@ def summarise(run: ReplayRun, result: ReplayResult, audit: CrossingAudit) -> Rep
         cross=cross,
         result=result,
         audit=audit,
+        head_to_head=rival,
     )
 
 
@@ -157,6 +161,39 @@ class CrossingAudit:
         capacity = count_capacity(snap, job.demand.gpus_per_pod)
         spines = snap.tier_domains(len(snap.scheme.tier_names) - 2)
         self.forced += all(capacity.pods[d] < job.demand.replicas for d in spines)
+
+
+@dataclass
+class HeadToHead:
+    """Re-places every gang a strategy placed with ``rival`` on the same snapshot.
+
+    ``decisions`` counts the gangs both placed, ``rival_faster`` those where the
+    rival's placement was predicted faster: a strategy that loses over a stream but
+    never here loses through the states its earlier choices left, not a choice.
+    """
+
+    rival: str
+    decisions: int = 0
+    rival_faster: int = 0
+
+    def __call__(self, job: workloads.TraceJob, snap: ClusterSnapshot, outcome: Outcome) -> None:
+        if not isinstance(outcome, Placement):
+            return
+        other = place(job.demand, snap, strategy=self.rival)
+        if isinstance(other, Placement):
+            self.decisions += 1
+            self.rival_faster += other.cost.comm_seconds < outcome.cost.comm_seconds * (1 - 1e-9)
+
+
+def observe_all(*observers: Observer | None) -> Observer:
+    """One observer that calls each of ``observers`` (None stands for none) in turn."""
+    present = [o for o in observers if o is not None]
+
+    def observe(job: workloads.TraceJob, snap: ClusterSnapshot, outcome: Outcome) -> None:
+        for observer in present:
+            observer(job, snap, outcome)
+
+    return observe
 
 
 REPLAYS: tuple[tuple[Callable[[], clusters.Cluster], Stream, bool], ...] = (
@@ -200,15 +237,16 @@ def run_replays(
         for strategy in STRATEGIES:
             started = time.perf_counter()
             audit = CrossingAudit()
+            rival = HeadToHead("tas") if strategy == "netsched" else None
             result = replay(
                 cluster.snapshot,
                 jobs,
                 strategy,
                 queueing=queueing,
                 shared_links=shared,
-                observe=audit,
+                observe=observe_all(audit, rival),
             )
-            summary = summarise(run, result, audit)
+            summary = summarise(run, result, audit, rival)
             out[run.name].append(summary)
             log(
                 f"  {strategy:<9} mean comm {summary.mean_comm * 1e3:8.2f} ms  "
