@@ -143,7 +143,7 @@ def degraded_under_load(replays: dict[str, list[ReplaySummary]]) -> list[str]:
     Not a bar: the degraded bar is read on the sweep (:func:`check_bars`). Under load a
     strategy can win on the degraded cluster only what the slow uplinks cost there, so
     each line says how much slower each strategy ran than on healthy Lingjun with the
-    same stream.
+    same stream, and where netsched would stand against tas had they cost it nothing.
     """
     lines = []
     runs = {name: {s.strategy: s for s in summaries} for name, summaries in replays.items()}
@@ -158,8 +158,10 @@ def degraded_under_load(replays: dict[str, list[ReplaySummary]]) -> list[str]:
             slower = sick / well - 1 if well else 0.0
             costs.append(f"{strategy} {slower:+.1%} ({well * 1e3:.2f} -> {sick * 1e3:.2f} ms)")
         ours, tas = by["netsched"].mean_comm, by["tas"].mean_comm
+        unharmed = twin["netsched"].mean_comm
         lines.append(
             f"{run.label}: netsched/tas {ratio(ours, tas)}; against {HEALTHY}, the slow "
-            f"uplinks cost {', '.join(costs)}{head_to_head(by['netsched'])}"
+            f"uplinks cost {', '.join(costs)}; losing nothing to them, netsched would be "
+            f"{ratio(unharmed, tas)}x tas{head_to_head(by['netsched'])}"
         )
     return lines

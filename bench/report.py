@@ -210,8 +210,10 @@ def report(
         "the lines below measure that cost on tas: its mean on the degraded cluster against "
         "healthy Lingjun with the same stream. On the Philly streams that cost is a few per "
         "cent at most, so a 20 % cut against tas would have to come from somewhere other "
-        "than the degradation. On the large stream it is larger, and netsched does not win "
-        "it back: see the next paragraph.",
+        "than the degradation. The large stream, whose gangs leave their leaves, feels the "
+        "slow uplinks more: compare what each strategy lost there, and the ratio netsched "
+        "would reach had it lost nothing (its own mean on healthy Lingjun against tas's on "
+        "the degraded cluster): a bound on what routing around the slow uplinks can win.",
         "",
         "```",
         *degraded_lines,
@@ -219,17 +221,10 @@ def report(
         "",
         "**Beyond the bars: the large stream.** The bars name the Philly streams; the "
         "synthetic stream of 64-1024-GPU gangs (see *Workload*) is replayed as well, because "
-        "it is where today's clusters are and where placement choices shape what later "
-        "gangs find. Under load netsched does not beat tas there, yet tas, re-run on the "
-        "snapshot netsched saw, is never faster at a single gang (the counts at the end of "
-        "each line): the loss builds up over the stream, from the states earlier choices "
-        "left. "
-        "The objective is DESIGN.md's: time, then cross-tier bytes, then best fit. "
-        "Between two equally fast placements netsched takes the one that crosses fewer "
-        "leaves, even when that uses up free leaves of an emptier spine that a later "
-        "all-to-all or Hybrid gang needed, where tas fills the fullest spine first (compare "
-        "the fragmentation columns). A cost for what a placement takes from later gangs is "
-        "future work for the cost model, not something this benchmark tunes.",
+        "it is where today's clusters are and where one placement shapes what later gangs "
+        "find. Each line ends with how often tas, re-run on the very snapshot netsched saw, "
+        "would have placed the gang faster; where netsched's mean is higher all the same, "
+        "the loss comes from the states its earlier choices left, not from any one choice.",
         "",
         "```",
         *large_lines,
@@ -237,7 +232,13 @@ def report(
         "",
         "The bars are read on DESIGN.md's cost model: each gang is costed alone on the fabric. "
         "The same replays with links shared by the running gangs (see *Contention* below; an "
-        "extension of that model, not what the bars were written against) give:",
+        "extension of that model, not what the bars were written against) give the lines "
+        "below. Choosing with fair shares is greedy: to escape links that running gangs "
+        "cross, netsched spreads a gang over quieter leaves and spines (compare the "
+        "tiers-spanned and fragmentation columns of the *shared* tables), which leaves later "
+        "gangs fewer quiet links. It pays off on the Philly x8 streams, is even on Philly x1 "
+        "and costs on the large stream, which is why `netsched place` costs every gang "
+        "alone, as DESIGN.md does.",
         "",
         "```",
         *shared_lines,
@@ -282,7 +283,8 @@ def report(
         + " GPUs drawn "
         + ":".join(str(w) for w in workloads.LARGE_GPUS_WEIGHTS.values())
         + ", each of the sweep's five patterns equally likely with the sweep's payloads "
-        f"(below), Poisson arrivals and exponential durations (mean "
+        f"(below), Poisson arrivals (a mean {workloads.LARGE_MEAN_GAP_SECONDS / 3600:g} h "
+        "apart before the load is set, as below) and exponential durations (mean "
         f"{workloads.LARGE_MEAN_HOURS:g} h), seeded. It stands for a cluster of today's "
         "large training jobs, where nearly every gang leaves its leaf and many leave their "
         "spine. It runs on Lingjun and degraded Lingjun.",

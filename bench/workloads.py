@@ -210,12 +210,15 @@ LARGE_SEED = 20250101
 LARGE_GPUS_WEIGHTS = {64: 8, 128: 6, 256: 3, 512: 2, 1024: 1}
 """Sizes of the large-gang stream and their relative frequency: smaller gangs are more common."""
 LARGE_MEAN_HOURS = 6.0
+LARGE_MEAN_GAP_SECONDS = 3600.0
+"""Mean time between arrivals before :func:`compress`: sparse enough (about a fifth of
+Lingjun's GPUs asked) that compressing the arrivals can reach the benchmark's load."""
 
 
 def large_stream(count: int = LARGE_JOBS, seed: int = LARGE_SEED) -> list[TraceJob]:
     """A synthetic stream of today's training gangs, 64-1024 GPUs of 8-GPU pods.
 
-    Not a trace: Poisson arrivals (one a second before :func:`compress` rescales them),
+    Not a trace: Poisson arrivals (one an hour before :func:`compress` rescales them),
     sizes drawn from :data:`LARGE_GPUS_WEIGHTS`, the pattern uniform over the sweep's
     five with the sweep's payloads, durations exponential with a mean of
     :data:`LARGE_MEAN_HOURS`. Seeded, so every run replays the same jobs.
@@ -225,7 +228,7 @@ def large_stream(count: int = LARGE_JOBS, seed: int = LARGE_SEED) -> list[TraceJ
     patterns = list(SWEEP_PAYLOAD)
     jobs, arrival = [], 0.0
     for index in range(count):
-        arrival += rng.expovariate(1.0)
+        arrival += rng.expovariate(1 / LARGE_MEAN_GAP_SECONDS)
         gpus = rng.choices(sizes, weights)[0]
         demand = large_gang(f"large/{index:03d}", gpus, rng.choice(patterns))
         duration = rng.expovariate(1 / (LARGE_MEAN_HOURS * 3600))
