@@ -27,6 +27,7 @@ import yaml
 T = TypeVar("T")
 
 TEST_NODES = 16
+CRDS = Path(__file__).resolve().parents[1] / "crds"
 WAIT_SECONDS = 60.0
 
 
@@ -97,6 +98,20 @@ def cluster() -> Iterator[Cluster]:
     finally:
         plane.stop()
         run_dir.parent.rmdir()
+
+
+@pytest.fixture(scope="session")
+def api(cluster: Cluster) -> Cluster:
+    """The cluster with netsched's CRDs (from ``crds/``) installed and Established."""
+    from netsched.api.crd import RESOURCES
+
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
+    for resource in RESOURCES:
+        cluster.kubectl(
+            "wait", "--for=condition=Established", "--timeout=60s",
+            f"crd/{resource.INFO.crd_name}",
+        )  # fmt: skip
+    return cluster
 
 
 @pytest.fixture

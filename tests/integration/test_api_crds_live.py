@@ -30,7 +30,6 @@ from netsched.api.crd import RESOURCES
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).parents[2]
-CRDS = ROOT / "crds"
 EXAMPLES = ROOT / "deploy" / "examples"
 CASES = load_cases()
 PREFIX = "apitest-"  # cluster-scoped objects of this module, so they never clash with others'
@@ -39,18 +38,6 @@ MODELS: dict[str, type[TrainingJob] | type[NetworkTopology] | type[LinkMeasureme
     "NetworkTopology": NetworkTopology,
     "LinkMeasurement": LinkMeasurement,
 }
-
-
-@pytest.fixture(scope="module")
-def api(cluster: Cluster) -> Cluster:
-    """The cluster with netsched's CRDs installed and Established."""
-    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
-    for resource in RESOURCES:
-        cluster.kubectl(
-            "wait", "--for=condition=Established", "--timeout=60s",
-            f"crd/{resource.INFO.crd_name}",
-        )  # fmt: skip
-    return cluster
 
 
 @pytest.fixture(scope="module")
