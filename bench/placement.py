@@ -1,6 +1,6 @@
 """Placement benchmark: every strategy side by side, one run; writes docs/benchmarks.md.
 
-    .venv/bin/python bench/placement.py                         # full run (~3 min on 2 cores)
+    .venv/bin/python bench/placement.py                         # full run (~5 min on 2 cores)
     .venv/bin/python bench/placement.py --quick                 # smoke run (~30 s)
     .venv/bin/python bench/placement.py --queueing StrictFIFO   # head-of-line blocking
 
