@@ -1,7 +1,7 @@
 """Placement benchmark: every strategy side by side, one run; writes docs/benchmarks.md.
 
     .venv/bin/python bench/placement.py                         # full run (~5 min on 2 cores)
-    .venv/bin/python bench/placement.py --quick                 # smoke run (~30 s)
+    .venv/bin/python bench/placement.py --quick                 # smoke run (~1 min)
     .venv/bin/python bench/placement.py --queueing StrictFIFO   # head-of-line blocking
 
 Four parts, all on the pure engine (``netsched.domain.placement.place``):
