@@ -125,6 +125,7 @@ def beside_the_bars(replays: dict[str, list[ReplaySummary]], *, shared: bool) ->
         lines.append(
             f"{run.label}: mean comm/step netsched {ours * 1e3:.2f} ms, tas {tas * 1e3:.2f} ms "
             f"(netsched/tas {ratio(ours, tas)}){head_to_head(by['netsched'])}"
+            f"{chose_with_shares(by['netsched'])}"
         )
     return lines
 
@@ -135,6 +136,13 @@ def head_to_head(summary: ReplaySummary) -> str:
     if duel is None:
         return ""
     return f"; tas faster on netsched's snapshot at {duel.rival_faster}/{duel.decisions} gangs"
+
+
+def chose_with_shares(summary: ReplaySummary) -> str:
+    """netsched's figure had it chosen with the running gangs' shares (the extension)."""
+    if summary.chose_with_shares is None:
+        return ""
+    return f"; choosing with the shares, netsched {summary.chose_with_shares * 1e3:.2f} ms"
 
 
 def degraded_under_load(replays: dict[str, list[ReplaySummary]]) -> list[str]:

@@ -18,9 +18,11 @@ sampled just before each arrival is considered.
 
 With ``shared_links``, a placed gang registers the uplinks its traffic crosses (its
 cost's ``crossed_uplinks``) on the snapshot until it departs, so every later gang is
-costed, and netsched chooses, with its fair share of those links (see
-:mod:`netsched.domain.cost`). Without it, every gang is costed alone on the fabric, as
-DESIGN.md's cost model has it.
+costed with its fair share of those links (see :mod:`netsched.domain.cost`). Every
+strategy still *chooses* on the snapshot without them, as ``netsched place`` and
+DESIGN.md's cost model do, unless ``choose_with_shares`` hands it the shared one (the
+extension netsched and ``optimal`` can read). Without ``shared_links``, every gang is
+costed alone on the fabric.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from netsched.domain.cost import Cost
+from netsched.domain.cost import Cost, predict
 from netsched.domain.demand import Demand
 from netsched.domain.gang import Outcome, Placement
 from netsched.domain.placement import place
@@ -91,6 +93,7 @@ def replay(
     *,
     queueing: str = "BestEffortFIFO",
     shared_links: bool = False,
+    choose_with_shares: bool = False,
     observe: Observer | None = None,
 ) -> ReplayResult:
     """Replay ``jobs`` (sorted by arrival) with one strategy under one queueing policy."""
@@ -103,7 +106,8 @@ def replay(
         for d in snapshot.tier_domains(1)
     }
     total_gpus = sum(leaf_gpus.values())
-    snap = snapshot
+    snap = snapshot  # GPUs taken and, with shared_links, running gangs on their uplinks
+    alone = snapshot  # GPUs taken only: what the strategy chooses on by default
     queue: list[TraceJob] = []  # arrival order
     departures: list[tuple[float, int, dict[str, int], tuple[str, ...]]] = []
     last_arrival = jobs[-1].arrival if jobs else 0.0
@@ -115,7 +119,7 @@ def replay(
         ``short`` maps GPUs per pod to the fewest pods found not to fit during this
         pass: GPUs are only taken within a pass, so a gang at least as large misses too.
         """
-        nonlocal snap, sequence
+        nonlocal snap, alone, sequence
         per_pod, pods = job.demand.gpus_per_pod, job.demand.replicas
         if short is not None and pods >= short.get(per_pod, pods + 1):
             return False
@@ -123,21 +127,26 @@ def replay(
             if short is not None:
                 short[per_pod] = pods
             return False
+        chooser = alone if shared_links and not choose_with_shares else snap
         started = time.perf_counter()
-        outcome = place(job.demand, snap, strategy=strategy)
+        outcome = place(job.demand, chooser, strategy=strategy)
         elapsed = time.perf_counter() - started
         result.latencies.append(elapsed)
         result.latencies_by_gpus.append((job.demand.total_gpus, elapsed))
         if observe is not None:
-            observe(job, snap, outcome)
+            observe(job, chooser, outcome)
         if not isinstance(outcome, Placement):
             return False
+        cost = outcome.cost
+        if chooser is not snap:  # cost it on the links as the running gangs share them
+            cost = predict(job.demand, outcome.nodes, snap)
         taken = outcome.gpus_by_node()
-        links = outcome.cost.crossed_uplinks if shared_links else ()
+        links = cost.crossed_uplinks if shared_links else ()
         snap = snap.with_allocation(taken, links=links)
+        alone = alone.with_allocation(taken) if shared_links else snap
         sequence += 1
         heapq.heappush(departures, (now + job.duration, sequence, taken, links))
-        result.placed.append(Placed(job.demand, outcome.cost, now - job.arrival))
+        result.placed.append(Placed(job.demand, cost, now - job.arrival))
         return True
 
     def drain(now: float) -> None:
@@ -157,6 +166,7 @@ def replay(
         while departures and departures[0][0] <= job.arrival:
             when, _, taken, links = heapq.heappop(departures)
             snap = snap.without_allocation(taken, links=links)
+            alone = alone.without_allocation(taken) if shared_links else snap
             if not departures or departures[0][0] > when:  # simultaneous ends: one pass
                 drain(when)
         frag, partial = fragmentation(snap, leaf_gpus)
@@ -170,5 +180,6 @@ def replay(
     while departures and queue:  # finish the stream so every job is costed once
         when, _, taken, links = heapq.heappop(departures)
         snap = snap.without_allocation(taken, links=links)
+        alone = alone.without_allocation(taken) if shared_links else snap
         drain(max(when, last_arrival))
     return result

@@ -233,12 +233,16 @@ def report(
         "The bars are read on DESIGN.md's cost model: each gang is costed alone on the fabric. "
         "The same replays with links shared by the running gangs (see *Contention* below; an "
         "extension of that model, not what the bars were written against) give the lines "
-        "below. Choosing with fair shares is greedy: to escape links that running gangs "
-        "cross, netsched spreads a gang over quieter leaves and spines (compare the "
-        "tiers-spanned and fragmentation columns of the *shared* tables), which leaves later "
-        "gangs fewer quiet links. It pays off on the Philly x8 streams, is even on Philly x1 "
-        "and costs on the large stream, which is why `netsched place` costs every gang "
-        "alone, as DESIGN.md does.",
+        "below. Every strategy chooses as `netsched place` does, on the fabric without the "
+        "running gangs, and is then costed with them. Each line ends with netsched's figure "
+        "had it *chosen* with the shares as well (the extension the engine can read). "
+        "Choosing with fair shares is greedy: to escape links that running gangs cross, "
+        "netsched spreads a gang over quieter leaves and spines, which leaves later gangs "
+        "fewer quiet links. Where netsched loses to tas under contention even choosing "
+        "alone, the cause is the same in kind: an all-to-all or Hybrid gang spread evenly "
+        "over more leaves is faster alone, but puts a flow on more uplinks that later gangs "
+        "then share (compare the leaf GB/step columns). The cost model charges a gang for "
+        "its own time only; charging it for what it takes from later gangs is future work.",
         "",
         "```",
         *shared_lines,
@@ -312,7 +316,7 @@ def report(
         "costed with a max-min fair share of every link: bandwidth (measured when fresh, else "
         "nominal) / (1 + running gangs crossing it). The unit is gangs, not bytes: a "
         "collective saturates whatever share it gets. Every strategy's placements are costed "
-        "so; only netsched (and `optimal`) also *choose* with it. A gang is costed once, when "
+        "so, after being chosen without the shares (see above). A gang is costed once, when "
         "it is placed: gangs placed later on its links do not raise its figure, and other "
         "gangs' communication is assumed to overlap with its own (no interleaving of compute "
         "and communication phases). The sweep runs on empty clusters, so it has no running "

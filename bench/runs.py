@@ -113,6 +113,8 @@ class ReplaySummary:
     result: ReplayResult
     audit: CrossingAudit
     head_to_head: HeadToHead | None = None
+    chose_with_shares: float | None = None
+    """netsched's mean comm/step when it chose with the running gangs' shares (shared runs)."""
 
     @property
     def mean_comm(self) -> float:
@@ -253,6 +255,18 @@ def run_replays(
                 f"cross-spine {summary.cross.get('spine', 0.0) / 1e9:.3f} GB  "
                 f"waited {result.waited:5d}  ({time.perf_counter() - started:.0f} s)"
             )
+        if shared:
+            extension = replay(
+                cluster.snapshot,
+                jobs,
+                "netsched",
+                queueing=queueing,
+                shared_links=True,
+                choose_with_shares=True,
+            )
+            ours = out[run.name][STRATEGIES.index("netsched")]
+            ours.chose_with_shares = summarise(run, extension, CrossingAudit(), None).mean_comm
+            log(f"  netsched choosing with the shares: {ours.chose_with_shares * 1e3:.2f} ms")
     return out
 
 
