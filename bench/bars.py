@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import workloads
 from netsched.domain.cost import Cost
-from runs import LARGE, OptimalResult, ReplaySummary, mean, percentile, ratio
+from runs import OptimalResult, ReplaySummary, is_issue_replay, mean, percentile, ratio
 
 DEGRADED = "lingjun-degraded"
 HEALTHY = "lingjun"
@@ -97,15 +97,6 @@ def check_bars(
         )
     )
     return lines
-
-
-def is_issue_replay(summary: ReplaySummary) -> bool:
-    """Whether the issue's bars read this replay: a Philly stream, each gang costed alone.
-
-    The bars name the Philly-derived streams and DESIGN.md's cost model; the large
-    stream and the shared-link runs go beyond both and are reported beside them.
-    """
-    return summary.run.stream.key != LARGE.key and not summary.run.shared
 
 
 def beside_the_bars(replays: dict[str, list[ReplaySummary]], *, shared: bool) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from netsched.domain.cost import Cost
-from runs import STRATEGIES, ReplaySummary, mean
+from runs import STRATEGIES, ReplaySummary, is_issue_replay, mean
 
 CDF_REPLAY = "lingjun-degraded large"
 
@@ -41,8 +41,8 @@ def plot(
         by = {s.strategy: s for s in replays[name]}
         return by[strategy].cross.get("spine", 0.0) / 1e9
 
-    philly = [n for n, runs in replays.items() if not runs[0].run.shared]
-    bars(middle, [n for n in philly if replays[n][0].run.stream.key != "large"], cross_spine)
+    philly = [n for n, runs in replays.items() if is_issue_replay(runs[0])]
+    bars(middle, philly, cross_spine)
     middle.tick_params(axis="x", labelrotation=20)
     middle.set_ylabel("GB per step per multi-pod job")
     middle.set_title("Philly replays: bytes crossing the core (spine uplinks)\n(lower is better)")

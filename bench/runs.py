@@ -121,6 +121,15 @@ class ReplaySummary:
         return mean(self.comm)
 
 
+def is_issue_replay(summary: ReplaySummary) -> bool:
+    """Whether the issue's bars read this replay: a Philly stream, each gang costed alone.
+
+    The bars name the Philly-derived streams and DESIGN.md's cost model; the large
+    stream and the shared-link runs go beyond both and are reported beside them.
+    """
+    return summary.run.stream.key != LARGE.key and not summary.run.shared
+
+
 def summarise(
     run: ReplayRun, result: ReplayResult, audit: CrossingAudit, rival: HeadToHead | None
 ) -> ReplaySummary:
