@@ -8,10 +8,9 @@ Kubernetes ``List``. :func:`parse_cluster` turns its items into what
   ``status.allocatable["nvidia.com/gpu"]``, the ``Ready`` condition and
   ``spec.unschedulable``. A Node without any condition (a hand-written file) counts
   as Ready; one whose Ready condition is not ``True`` does not.
-- **Pods** bound to a node (``spec.nodeName``) and not finished (phase neither
-  ``Succeeded`` nor ``Failed``) occupy the GPUs they request, by Kubernetes' rule for
-  a pod's effective request: the larger of the app containers' sum (plus sidecars)
-  and the largest init container (plus the sidecars started before it).
+- **Pods** occupy GPUs as :mod:`netsched.api.occupancy` says (the rules the operator
+  applies to its watch streams): bound and not finished, or a netsched gang pod
+  pinned to a node and not yet bound (a reservation).
 - **NetworkTopologies** (optional) name the tiers; without one, ``default`` means
   :data:`~netsched.domain.scheme.DEFAULT_SCHEME`.
 - **LinkMeasurements** (optional) are kept as validated objects; a snapshot takes them
@@ -24,23 +23,25 @@ only :func:`load_yaml` touches the file system. Every error is a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
 
-from netsched.api import GPU_RESOURCE, LinkMeasurement, NetworkTopology, whole_gpus
+from netsched.api import LinkMeasurement, NetworkTopology, TrainingJob, as_utc, scheme_for
+from netsched.api.occupancy import ObjectError, node_info, pod_occupancy
 from netsched.api.validation import field_path
 from netsched.domain.nodes import NodeInfo
+from netsched.domain.topology import ClusterSnapshot, build_snapshot
 
 DEFAULT_MEASUREMENT_TTL = timedelta(minutes=10)
 """How long a measurement stays fresh when the file holds no NetworkTopology to say."""
-FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 _Model = TypeVar("_Model", NetworkTopology, LinkMeasurement)
+_Read = TypeVar("_Read")
 
 
 class ClusterFileError(ValueError):
@@ -54,12 +55,14 @@ class ClusterState:
     Attributes:
         nodes: every Node, in file order.
         used_gpus: node name -> GPUs requested by pods bound to it and not finished.
+        reserved_gpus: node name -> GPUs of netsched gang pods pinned to it, not yet bound.
         topologies: NetworkTopology name -> object.
         measurements: every LinkMeasurement, validated.
     """
 
     nodes: tuple[NodeInfo, ...]
     used_gpus: Mapping[str, int] = field(default_factory=dict)
+    reserved_gpus: Mapping[str, int] = field(default_factory=dict)
     topologies: Mapping[str, NetworkTopology] = field(default_factory=dict)
     measurements: tuple[LinkMeasurement, ...] = ()
 
@@ -68,6 +71,29 @@ class ClusterState:
         if topology is None:
             return DEFAULT_MEASUREMENT_TTL
         return timedelta(seconds=topology.spec.measurement_ttl_seconds)
+
+    def snapshot_for(self, job: TrainingJob, *, now: datetime) -> ClusterSnapshot:
+        """The snapshot one decision for ``job`` reads: ``netsched place`` and the operator
+        both build it here, so a dump of the cluster replays the operator's decision.
+
+        Raises:
+            ValueError: the job names a NetworkTopology that is not in the state (validate
+                the job first), or two nodes share a name.
+        """
+        name = job.spec.topology.network_topology
+        topology = self.topologies.get(name)
+        scheme = scheme_for(name, topology)
+        if scheme is None:
+            raise ValueError(f'NetworkTopology "{name}" does not exist')
+        return build_snapshot(
+            nodes=self.nodes,
+            scheme=scheme,
+            used_gpus=self.used_gpus,
+            reserved=self.reserved_gpus,
+            measurements=[m.to_sample(scheme) for m in self.measurements],
+            now=as_utc(now),
+            measurement_ttl=self.measurement_ttl(topology),
+        )
 
 
 def load_yaml(path: Path) -> Any:
@@ -121,6 +147,7 @@ def parse_cluster(document: Any, *, source: str) -> ClusterState:
         raise ClusterFileError(f"{source}: items must be a list of objects")
     nodes: list[NodeInfo] = []
     used: dict[str, int] = {}
+    reserved: dict[str, int] = {}
     topologies: dict[str, NetworkTopology] = {}
     samples: list[LinkMeasurement] = []
     for index, item in enumerate(items):
@@ -130,11 +157,12 @@ def parse_cluster(document: Any, *, source: str) -> ClusterState:
         kind = item.get("kind")
         where = f"{where} ({kind or 'no kind'}{_named(item)})"
         if kind == "Node":
-            nodes.append(_node(item, where=where))
+            nodes.append(_read(node_info, item, where=where))
         elif kind == "Pod":
-            node, gpus = _pod_gpus(item, where=where)
-            if node is not None and gpus:
-                used[node] = used.get(node, 0) + gpus
+            held = _read(pod_occupancy, item, where=where)
+            if held is not None and held.gpus:
+                target = used if held.bound else reserved
+                target[held.node] = target.get(held.node, 0) + held.gpus
         elif kind == "NetworkTopology":
             topology = _validated(NetworkTopology, item, where=where)
             topologies[topology.metadata.name or "default"] = topology
@@ -146,7 +174,7 @@ def parse_cluster(document: Any, *, source: str) -> ClusterState:
         raise ClusterFileError(
             f"{source}: the List holds no Node; include them: kubectl get nodes,pods,... -o yaml"
         )
-    return ClusterState(tuple(nodes), used, topologies, tuple(samples))
+    return ClusterState(tuple(nodes), used, reserved, topologies, tuple(samples))
 
 
 def _named(item: Mapping[str, Any]) -> str:
@@ -155,89 +183,13 @@ def _named(item: Mapping[str, Any]) -> str:
     return f" {name}" if isinstance(name, str) and name else ""
 
 
-def _node(item: Mapping[str, Any], *, where: str) -> NodeInfo:
-    metadata = _mapping(item, "metadata", where=where)
-    name = metadata.get("name")
-    if not isinstance(name, str) or not name:
-        raise ClusterFileError(f"{where}: metadata.name is missing; every Node needs a name")
-    labels = _mapping(metadata, "labels", where=f"{where}: metadata")
-    spec = _mapping(item, "spec", where=where)
-    status = _mapping(item, "status", where=where)
-    allocatable = _mapping(status, "allocatable", where=f"{where}: status")
-    gpus = _gpu_count(allocatable, where=f"{where}: status.allocatable")
-    conditions = status.get("conditions") or []
-    ready = not conditions or any(
-        isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
-        for c in conditions
-    )
-    return NodeInfo(
-        name=name,
-        labels={str(k): str(v) for k, v in labels.items()},
-        allocatable_gpus=gpus,
-        ready=ready,
-        unschedulable=bool(spec.get("unschedulable", False)),
-    )
-
-
-def _pod_gpus(item: Mapping[str, Any], *, where: str) -> tuple[str | None, int]:
-    """(node, effective GPU request) of a pod; node None when unbound or finished."""
-    spec = _mapping(item, "spec", where=where)
-    status = _mapping(item, "status", where=where)
-    node = spec.get("nodeName")
-    if not node or status.get("phase") in FINISHED_PHASES:
-        return None, 0
-    apps = sum(
-        _container_gpus(c, where=f"{where}: spec.containers[{i}]")
-        for i, c in enumerate(_list(spec, "containers", where=where))
-    )
-    sidecars, init_peak = 0, 0
-    for i, container in enumerate(_list(spec, "initContainers", where=where)):
-        gpus = _container_gpus(container, where=f"{where}: spec.initContainers[{i}]")
-        if isinstance(container, dict) and container.get("restartPolicy") == "Always":
-            sidecars += gpus
-        else:
-            init_peak = max(init_peak, sidecars + gpus)
-    return str(node), max(apps + sidecars, init_peak)
-
-
-def _container_gpus(container: Any, *, where: str) -> int:
-    """A container's GPUs: its limit, else its request (Kubernetes requires them equal)."""
-    if not isinstance(container, dict):
-        raise ClusterFileError(f"{where}: expected an object")
-    resources = _mapping(container, "resources", where=where)
-    for key in ("limits", "requests"):
-        amounts = _mapping(resources, key, where=f"{where}.resources")
-        if GPU_RESOURCE in amounts:
-            return _gpu_count(amounts, where=f"{where}.resources.{key}")
-    return 0
-
-
-def _gpu_count(amounts: Mapping[str, Any], *, where: str) -> int:
-    raw = amounts.get(GPU_RESOURCE, 0)
+def _read(
+    parse: Callable[[Mapping[str, Any]], _Read], item: Mapping[str, Any], *, where: str
+) -> _Read:
     try:
-        return whole_gpus(raw if isinstance(raw, int) else str(raw))
-    except ValueError:
-        raise ClusterFileError(
-            f"{where}[{GPU_RESOURCE!r}]: {raw!r} is not a whole number of GPUs"
-        ) from None
-
-
-def _mapping(parent: Mapping[str, Any], key: str, *, where: str) -> Mapping[str, Any]:
-    value = parent.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ClusterFileError(f"{where}: {key} must be an object, got {type(value).__name__}")
-    return value
-
-
-def _list(parent: Mapping[str, Any], key: str, *, where: str) -> Sequence[Any]:
-    value = parent.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ClusterFileError(f"{where}: spec.{key} must be a list")
-    return value
+        return parse(item)
+    except ObjectError as error:
+        raise ClusterFileError(f"{where}: {error}") from None
 
 
 def _validated(model: type[_Model], item: Mapping[str, Any], *, where: str) -> _Model:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from netsched.api import TrainingJob, as_utc, scheme_for
+from netsched.api import TrainingJob
 from netsched.api.validation import validate_manifest
 from netsched.clusterfile import (
     ClusterFileError,
@@ -28,7 +28,7 @@ from netsched.clusterfile import (
 )
 from netsched.domain.gang import Outcome, Placement
 from netsched.domain.placement import STRATEGIES, OptimalUnsupported, place
-from netsched.domain.topology import ClusterSnapshot, build_snapshot
+from netsched.domain.topology import ClusterSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +79,8 @@ def plan(*, cluster: Path, job: Path, strategy: str, now: datetime | None = None
         listed = "\n".join(f"  {p.field_path or '(top level)'}: {p.message}" for p in problems)
         raise ClusterFileError(f"{job}: not a valid TrainingJob:\n{listed}")
     training_job = TrainingJob.model_validate(manifest)
-    scheme = scheme_for(training_job.spec.topology.network_topology, topology)
-    assert scheme is not None  # validate_manifest reports a missing NetworkTopology
     try:
-        snapshot = build_snapshot(
-            nodes=state.nodes,
-            scheme=scheme,
-            used_gpus=state.used_gpus,
-            measurements=[m.to_sample(scheme) for m in state.measurements],
-            now=as_utc(now or datetime.now(UTC)),
-            measurement_ttl=state.measurement_ttl(topology),
-        )
+        snapshot = state.snapshot_for(training_job, now=now or datetime.now(UTC))
         with _stdout_to_stderr():
             outcome = place(training_job.to_demand(), snapshot, strategy=strategy)
     except OptimalUnsupported as error:
