@@ -25,9 +25,11 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-GROUP = "netsched.io"
+from netsched.domain.manifests import GROUP as GROUP
+
 VERSION = "v1alpha1"
 API_VERSION: Final = "netsched.io/v1alpha1"
+assert f"{GROUP}/{VERSION}" == API_VERSION
 
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"

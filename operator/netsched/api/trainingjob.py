@@ -16,7 +16,7 @@ by both so the two never drift apart in wording.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -43,6 +43,9 @@ from netsched.api.podtemplate import GPUS_PER_POD_CEL, PodTemplateSpec
 from netsched.api.quantity import ByteQuantity, quantity_bytes
 from netsched.domain.demand import Demand, ParallelDegrees, Pattern
 from netsched.domain.scheme import DEFAULT_SCHEME
+
+if TYPE_CHECKING:
+    from netsched.domain.placement import Placement
 
 MAX_REPLICAS = 100_000
 MAX_DEGREE = 1_000_000
@@ -286,7 +289,8 @@ class PlacementStatus(ApiModel):
     """The widest tier the gang spans: the tier of its lowest common domain (``host`` when
     every rank shares one node, ``leaf`` within one rack, ...)."""
     lowest_common_domain: Annotated[str | None, Field(max_length=253)] = None
-    """The smallest domain holding every rank (a leaf's label value, or a node name)."""
+    """The smallest domain holding every rank: its path of label values, widest first
+    (``core-a/spine-1/leaf-3`` for a leaf), or a node name when one node holds the gang."""
     predicted_comm_seconds_per_step: Annotated[float | None, Field(ge=0)] = None
     """Predicted communication time of one step: the bottleneck link's bytes / bandwidth."""
     cross_tier_bytes_per_step: dict[str, Annotated[float, Field(ge=0)]] = Field(
@@ -299,6 +303,23 @@ class PlacementStatus(ApiModel):
     """Why this placement, in words."""
     strategy: Annotated[str | None, Field(max_length=63)] = None
     """The placement strategy that chose it."""
+
+    @classmethod
+    def from_placement(cls, placement: Placement) -> PlacementStatus:
+        """The one conversion of an engine :class:`~netsched.domain.placement.Placement`."""
+        cost = placement.cost
+        return cls(
+            ranks=[RankAssignment(rank=r.rank, node=r.node, gpus=r.gpus) for r in placement.ranks],
+            tiers_spanned=cost.tier_spanned,
+            lowest_common_domain=cost.domain,
+            predicted_comm_seconds_per_step=cost.comm_seconds,
+            cross_tier_bytes_per_step={
+                tier: float(round(size)) for tier, size in cost.cross_tier_bytes.items()
+            },
+            bottleneck_gbps=cost.bottleneck_gbps,
+            explanation=placement.explanation[:8192],
+            strategy=placement.strategy,
+        )
 
 
 class TrainingJobStatus(ApiModel):
