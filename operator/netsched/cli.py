@@ -121,6 +121,53 @@ def dev_cluster_nodes(run_dir: Annotated[Path | None, typer.Option()] = None) ->
         typer.echo(line)
 
 
+# --- run: the operator ---------------------------------------------------------------------
+
+
+@app.command("run")
+def run_command(
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option(help="The cluster (default: in-cluster credentials, else $KUBECONFIG)."),
+    ] = None,
+    metrics_port: Annotated[int, typer.Option(help="Serve /metrics here (0: off).")] = 9090,
+    metrics_address: Annotated[str, typer.Option(help="Address /metrics binds.")] = "0.0.0.0",
+    strategy: Annotated[str, typer.Option(help="Placement strategy.")] = "netsched",
+    starvation_seconds: Annotated[
+        float,
+        typer.Option(help="After this long unplaced, a job holds the jobs behind it."),
+    ] = 300.0,
+    liveness: Annotated[
+        str | None, typer.Option(help="kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run the operator: queue, place, start, isolate, recover and report TrainingJobs."""
+    import logging
+
+    from netsched.controller import Options, run
+    from netsched.domain.placement import STRATEGIES
+
+    if strategy not in STRATEGIES:
+        _fail(ValueError(f"--strategy: choose one of {', '.join(STRATEGIES)}, not {strategy!r}"))
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:  # kopf logs every handled watch event at INFO
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    run(
+        Options(
+            kubeconfig=kubeconfig,
+            strategy=strategy,
+            starvation_seconds=starvation_seconds,
+            metrics_port=metrics_port,
+            metrics_address=metrics_address,
+            liveness=liveness,
+        )
+    )
+
+
 # --- crd: the CustomResourceDefinitions, generated from netsched.api ----------------------------
 
 

@@ -207,3 +207,60 @@ class ResourceInfo:
     @property
     def crd_name(self) -> str:
         return f"{self.plural}.{GROUP}"
+
+
+def with_condition(
+    conditions: list[dict[str, Any]],
+    *,
+    type: str,
+    status: bool,
+    reason: str,
+    message: str,
+    generation: int | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """``conditions`` (wire form) with one condition set, as metav1.Condition wants it.
+
+    ``lastTransitionTime`` moves only when the status flips; reason, message and
+    observedGeneration always follow the latest observation.
+
+    Example:
+        >>> t = datetime(2025, 1, 1, tzinfo=UTC)
+        >>> [c["status"] for c in with_condition([], type="Placed", status=True, reason="Placed",
+        ...                                      message="", generation=1, now=t)]
+        ['True']
+    """
+    word = ConditionStatus.TRUE if status else ConditionStatus.FALSE
+    old = next((c for c in conditions if c.get("type") == type), None)
+    since = old["lastTransitionTime"] if old and old.get("status") == word else rfc3339(now)
+    entry: dict[str, Any] = {
+        "type": type,
+        "status": str(word),
+        "reason": reason,
+        "message": message[:32768],
+        "lastTransitionTime": since,
+    }
+    if generation is not None:
+        entry["observedGeneration"] = generation
+    return [*(c for c in conditions if c.get("type") != type), entry]
+
+
+def condition_since(
+    conditions: list[dict[str, Any]], type: str, *, status: bool
+) -> datetime | None:
+    """When condition ``type`` last turned ``status``, or None if it is not so now."""
+    word = str(ConditionStatus.TRUE if status else ConditionStatus.FALSE)
+    for condition in conditions:
+        if condition.get("type") == type and condition.get("status") == word:
+            return parse_time(condition["lastTransitionTime"])
+    return None
+
+
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 time as the API server writes it (``2025-01-01T12:00:00Z``)."""
+    return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def rfc3339(moment: datetime) -> str:
+    """``moment`` as the API server writes times, to the second, in UTC."""
+    return as_utc(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

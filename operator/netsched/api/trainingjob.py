@@ -15,7 +15,6 @@ by both so the two never drift apart in wording.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
@@ -42,6 +41,8 @@ from netsched.api.networkpolicy import NetworkPeer
 from netsched.api.podtemplate import GPUS_PER_POD_CEL, PodTemplateSpec
 from netsched.api.quantity import ByteQuantity, quantity_bytes
 from netsched.domain.demand import Demand, ParallelDegrees, Pattern
+from netsched.domain.lifecycle import FailurePolicy as FailurePolicy
+from netsched.domain.lifecycle import Phase as Phase
 from netsched.domain.scheme import DEFAULT_SCHEME
 
 if TYPE_CHECKING:
@@ -98,15 +99,6 @@ def _immutable(field: str, what_to_do: str) -> dict[str, str]:
 
 
 RECREATE = "delete the TrainingJob and create it again"
-
-
-class FailurePolicy(StrEnum):
-    """What a failed pod or a lost node does to the job."""
-
-    RESTART_GANG = "RestartGang"
-    """Delete every pod and place the whole gang again (counts against ``backoffLimit``)."""
-    FAIL_JOB = "FailJob"
-    """Mark the job Failed at once."""
 
 
 class Communication(ApiModel):
@@ -254,23 +246,6 @@ class TrainingJobSpec(ApiModel):
     """PriorityClass given to every worker (instead of ``priority``)."""
 
 
-class Phase(StrEnum):
-    """Where the job is in its life."""
-
-    PENDING = "Pending"
-    """Accepted, not yet looked at (or its spec is invalid: see the Ready condition)."""
-    PLACING = "Placing"
-    """A placement is chosen; pods are created and waiting to bind."""
-    RUNNING = "Running"
-    """Every pod is bound and running."""
-    RESTARTING = "Restarting"
-    """A pod failed or a node was lost; the gang is being placed again."""
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    UNSCHEDULABLE = "Unschedulable"
-    """No placement satisfies the constraints now; retried until schedulingTimeoutSeconds."""
-
-
 class RankAssignment(ApiModel):
     """One rank of the gang and the node it runs on."""
 
@@ -337,6 +312,8 @@ class TrainingJobStatus(ApiModel):
     completion_time: Timestamp | None = None
     restarts: Annotated[int, Field(ge=0)] = 0
     """Gang restarts so far."""
+    queue_position: Annotated[int | None, Field(ge=1)] = None
+    """1 for the next job netsched will try to place, while the job waits; unset once placed."""
 
 
 class TrainingJob(KubernetesObject):
@@ -367,6 +344,7 @@ class TrainingJob(KubernetesObject):
                 ".status.placement.predictedCommSecondsPerStep",
                 "Predicted communication seconds per step",
             ),
+            PrinterColumn("Queue", "integer", ".status.queuePosition", "Position in the queue"),
             PrinterColumn("Pattern", "string", ".spec.communication.pattern", priority=1),
             PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
         ),

@@ -1,0 +1,36 @@
+"""The operator: kopf glue around the placement engine (``netsched run``).
+
+- :mod:`~netsched.controller.handlers`: kopf settings, the indexes, wake-ups;
+- :mod:`~netsched.controller.cache`: index rows and the snapshot they give;
+- :mod:`~netsched.controller.worker`: the loop that reconciles and places;
+- :mod:`~netsched.controller.kube`: the writes to the API server.
+
+It runs ``standalone``: one replica (the Deployment uses ``strategy: Recreate``), no
+kopf peering. Peering would only keep a second replica idle, and every decision
+already survives a restart, because reservations live in the API server.
+"""
+
+from __future__ import annotations
+
+import os
+
+from netsched.controller.options import Options
+
+
+def run(options: Options) -> None:
+    """Run the operator until it is stopped (SIGINT/SIGTERM)."""
+    import kopf
+
+    from netsched.controller import handlers  # noqa: F401  (registers the handlers)
+
+    if options.kubeconfig is not None:
+        os.environ["KUBECONFIG"] = str(options.kubeconfig)
+    kopf.run(
+        standalone=True,
+        clusterwide=True,
+        memo=kopf.Memo(options=options),
+        liveness_endpoint=options.liveness,
+    )
+
+
+__all__ = ["Options", "run"]

@@ -1,0 +1,259 @@
+"""The operator's cache: compact rows kopf indexes keep per object, and the views built on them.
+
+kopf calls the ``*_row`` functions below on every watch event (see
+:mod:`netsched.controller.handlers`) and keeps what they return in its indexes, so the
+cache holds a few small tuples per Node and Pod, never their bodies. :class:`Cache`
+turns the indexes into what one decision reads: a
+:class:`~netsched.clusterfile.ClusterState` (the same type ``netsched place`` reads
+from a file), the gang pods of each job, and the jobs themselves.
+
+**Read your own writes.** A watch event arrives a little after the write that caused
+it. The worker's next decision must not hand out GPUs it has just promised, so pods
+it pinned are counted from :meth:`Cache.pinned` until the index shows them pinned;
+a job status it wrote is read back from :meth:`Cache.wrote` until the index catches up.
+Both overlays only repeat what the API server already holds: a restarted operator
+loses them and reads the same from its first listing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from netsched.api import LinkMeasurement, NetworkTopology, TrainingJob
+from netsched.api.occupancy import ObjectError, node_info, pod_occupancy, reserved_node
+from netsched.clusterfile import ClusterState
+from netsched.domain.lifecycle import GangPod
+from netsched.domain.manifests import JOB_LABEL, PLACEMENT_GATE, RANK_LABEL, RESTARTS_ANNOTATION
+from netsched.domain.nodes import NodeInfo
+
+log = logging.getLogger("netsched.cache")
+OVERLAY_SECONDS = 30.0
+"""How long a pin the index has not shown yet is trusted (then the index is)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What one pod holds on a node: the pod-index row."""
+
+    pod: str
+    gpus: int
+    bound: bool
+
+
+# --- rows: called by kopf on every event ------------------------------------------------------
+
+
+def node_row(body: Mapping[str, Any]) -> dict[str, NodeInfo] | None:
+    try:
+        info = node_info(body)
+    except ObjectError as error:
+        log.warning("node %s ignored: %s", body.get("metadata", {}).get("name"), error)
+        return None
+    return {info.name: info}
+
+
+def pod_row(body: Mapping[str, Any]) -> dict[str, Held] | None:
+    try:
+        held = pod_occupancy(body)
+    except ObjectError as error:
+        log.warning("pod %s ignored: %s", _key(body), error)
+        return None
+    if held is None or held.gpus == 0:
+        return None
+    return {held.node: Held(pod=_key(body), gpus=held.gpus, bound=held.bound)}
+
+
+def gang_row(body: Mapping[str, Any]) -> dict[tuple[str, str], GangPod] | None:
+    metadata = body.get("metadata", {})
+    labels = metadata.get("labels") or {}
+    try:
+        rank = int(labels.get(RANK_LABEL, ""))
+        restart = int((metadata.get("annotations") or {}).get(RESTARTS_ANNOTATION, "0"))
+    except ValueError:
+        return None
+    spec, status = body.get("spec", {}), body.get("status") or {}
+    gates = spec.get("schedulingGates") or []
+    pod = GangPod(
+        name=metadata["name"],
+        rank=rank,
+        restart=restart,
+        phase=status.get("phase", "Pending"),
+        node=spec.get("nodeName"),
+        pinned=reserved_node(body),
+        gated=any(g.get("name") == PLACEMENT_GATE for g in gates),
+        deleting=metadata.get("deletionTimestamp") is not None,
+    )
+    return {(metadata["namespace"], labels[JOB_LABEL]): pod}
+
+
+def job_row(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    metadata = body["metadata"]
+    return {(metadata["namespace"], metadata["name"]): _plain(body)}
+
+
+def topology_row(body: Mapping[str, Any]) -> dict[str, NetworkTopology] | None:
+    try:
+        topology = NetworkTopology.model_validate(body)
+    except ValidationError as error:
+        log.warning("NetworkTopology %s ignored: %s", body["metadata"]["name"], error)
+        return None
+    return {body["metadata"]["name"]: topology}
+
+
+def measurement_row(body: Mapping[str, Any]) -> dict[str, LinkMeasurement] | None:
+    try:
+        measurement = LinkMeasurement.model_validate(body)
+    except ValidationError as error:
+        log.warning("LinkMeasurement %s ignored: %s", _key(body), error)
+        return None
+    return {_key(body): measurement}
+
+
+def _key(body: Mapping[str, Any]) -> str:
+    metadata = body.get("metadata", {})
+    return f"{metadata.get('namespace', '')}/{metadata.get('name', '')}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --- the cache ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class JobRecord:
+    """One TrainingJob as the worker sees it: its manifest and, if it parses, its model."""
+
+    manifest: dict[str, Any]
+    job: TrainingJob | None
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        metadata = self.manifest["metadata"]
+        return f"{metadata['namespace']}/{metadata['name']}"
+
+    @property
+    def resource_version(self) -> str:
+        return str(self.manifest["metadata"].get("resourceVersion", ""))
+
+
+@dataclass(slots=True)
+class Cache:
+    """Views over kopf's live indexes, plus the two read-your-writes overlays."""
+
+    indexes: Mapping[str, Any]
+    _pins: dict[str, tuple[str, int, float]] = field(default_factory=dict)
+    _written: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _parsed: dict[tuple[str, str], JobRecord] = field(default_factory=dict)
+
+    def _index(self, name: str) -> Mapping[Any, Iterable[Any]]:
+        index: Mapping[Any, Iterable[Any]] = self.indexes[name]
+        return index
+
+    def _values(self, name: str) -> Iterator[Any]:
+        for store in self._index(name).values():
+            yield from store
+
+    def nodes(self) -> tuple[NodeInfo, ...]:
+        return tuple(self._values("node_index"))
+
+    def health(self) -> dict[str, bool]:
+        """Node name -> Ready and not cordoned-out; nodes absent here are gone."""
+        return {node.name: node.ready for node in self._values("node_index")}
+
+    def gang(self, namespace: str, job: str) -> list[GangPod]:
+        store = self._index("gang_index").get((namespace, job))
+        return list(store) if store is not None else []
+
+    def pinned(self, pod: str, node: str, gpus: int) -> None:
+        """Remember that ``pod`` (``namespace/name``) was pinned to ``node`` just now."""
+        self._pins[pod] = (node, gpus, time.monotonic())
+
+    def wrote(self, manifest: Mapping[str, Any]) -> None:
+        """Remember the job as the API server returned it after our write."""
+        metadata = manifest["metadata"]
+        self._written[f"{metadata['namespace']}/{metadata['name']}"] = _plain(manifest)
+
+    def forget(self, key: str) -> None:
+        self._written.pop(key, None)
+
+    def cluster_state(self) -> ClusterState:
+        """Nodes, bound and reserved GPUs, topologies and measurements, as a file would hold."""
+        used: dict[str, int] = {}
+        reserved: dict[str, int] = {}
+        seen: set[str] = set()
+        for node, store in self._index("pod_index").items():
+            for held in store:
+                seen.add(held.pod)
+                target = used if held.bound else reserved
+                target[node] = target.get(node, 0) + held.gpus
+        now = time.monotonic()
+        for pod, (node, gpus, at) in list(self._pins.items()):
+            if pod in seen or now - at > OVERLAY_SECONDS:
+                del self._pins[pod]
+            else:
+                reserved[node] = reserved.get(node, 0) + gpus
+        return ClusterState(
+            nodes=self.nodes(),
+            used_gpus=used,
+            reserved_gpus=reserved,
+            topologies={t.metadata.name or "": t for t in self._values("topology_index")},
+            measurements=tuple(self._values("measurement_index")),
+        )
+
+    def jobs(self) -> list[JobRecord]:
+        """Every TrainingJob, the newer of the index's copy and our last write."""
+        records = []
+        listed = set()
+        for manifest in self._values("job_index"):
+            metadata = manifest["metadata"]
+            key = f"{metadata['namespace']}/{metadata['name']}"
+            listed.add(key)
+            mine = self._written.get(key)
+            if mine is not None and _newer(mine, than=manifest):
+                manifest = mine
+            else:
+                self._written.pop(key, None)
+            records.append(self._record(manifest))
+        for key in set(self._written) - listed:
+            del self._written[key]
+        return records
+
+    def _record(self, manifest: dict[str, Any]) -> JobRecord:
+        metadata = manifest["metadata"]
+        version = (metadata.get("uid", ""), str(metadata.get("resourceVersion", "")))
+        cached = self._parsed.get(version)
+        if cached is not None:
+            return cached
+        try:
+            record = JobRecord(manifest, TrainingJob.model_validate(manifest))
+        except ValidationError as error:
+            record = JobRecord(manifest, None, str(error))
+        if len(self._parsed) > 4096:
+            self._parsed.clear()
+        self._parsed[version] = record
+        return record
+
+
+def _newer(mine: Mapping[str, Any], *, than: Mapping[str, Any]) -> bool:
+    """Whether our write is newer than the index's copy.
+
+    resourceVersions are opaque to clients in general; the API server backed by etcd
+    hands out its revision, which grows. If either is not a number, trust the index.
+    """
+    try:
+        return int(mine["metadata"]["resourceVersion"]) > int(than["metadata"]["resourceVersion"])
+    except (KeyError, ValueError):
+        return False

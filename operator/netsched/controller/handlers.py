@@ -1,0 +1,152 @@
+"""kopf registrations: settings at startup, the indexes that are the cache, and wake-ups.
+
+Nothing here decides anything. Index functions turn objects into the compact rows of
+:mod:`netsched.controller.cache`; event handlers only tell the worker that something
+changed (and whether capacity may have been freed); the worker does the rest.
+
+Why no ``@kopf.on.create``/``on.update`` handlers: those make kopf store a
+last-handled copy of every object in an annotation, and on Pods or Nodes that would be
+a write per object of the cluster. Events and indexes are read-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from netsched import metrics
+from netsched.api import GROUP, VERSION, LinkMeasurement, NetworkTopology, TrainingJob
+from netsched.api.occupancy import FINISHED_PHASES
+from netsched.controller import cache
+from netsched.controller.cache import Cache
+from netsched.controller.kube import Kube, connect
+from netsched.controller.options import Options
+from netsched.controller.worker import Worker
+from netsched.domain.manifests import JOB_LABEL
+
+log = logging.getLogger("netsched")
+TRAININGJOBS = (GROUP, VERSION, TrainingJob.INFO.plural)
+TOPOLOGIES = (GROUP, VERSION, NetworkTopology.INFO.plural)
+MEASUREMENTS = (GROUP, VERSION, LinkMeasurement.INFO.plural)
+INDEXES = (
+    "node_index",
+    "pod_index",
+    "gang_index",
+    "job_index",
+    "topology_index",
+    "measurement_index",
+)
+
+
+@kopf.on.startup()
+async def configure(
+    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
+) -> None:
+    """Configure kopf, start the metrics server and the placement worker."""
+    options: Options = memo["options"]
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.enabled = True
+    settings.posting.level = logging.INFO
+    # Bounded watches: the server ends each stream after this, and a silent stream is
+    # dropped by the client a little later, so a lost connection is noticed.
+    settings.watching.server_timeout = options.watch_timeout_seconds
+    settings.watching.client_timeout = options.watch_timeout_seconds + 15
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 60
+    if options.metrics_port:
+        metrics.serve(options.metrics_port, address=options.metrics_address)
+        logger.info(
+            "metrics on http://%s:%d/metrics", options.metrics_address, options.metrics_port
+        )
+    worker = Worker(
+        kube=Kube(connect(options.kubeconfig)),
+        cache=Cache({name: kwargs[name] for name in INDEXES}),
+        strategy=options.strategy,
+        starvation_seconds=options.starvation_seconds,
+    )
+    memo["worker"] = worker
+    memo["task"] = asyncio.create_task(worker.run(), name="netsched placement worker")
+
+
+@kopf.on.cleanup()
+async def stop(memo: kopf.Memo, **_: Any) -> None:
+    task: asyncio.Task[None] | None = memo.get("task")
+    if task is not None:
+        task.cancel()
+
+
+# --- the cache ---------------------------------------------------------------------------------
+
+
+@kopf.index("nodes")
+def node_index(body: kopf.Body, **_: Any) -> Any:
+    return cache.node_row(body)
+
+
+@kopf.index("pods")
+def pod_index(body: kopf.Body, **_: Any) -> Any:
+    return cache.pod_row(body)
+
+
+@kopf.index("pods", labels={JOB_LABEL: kopf.PRESENT})
+def gang_index(body: kopf.Body, **_: Any) -> Any:
+    return cache.gang_row(body)
+
+
+@kopf.index(*TRAININGJOBS)
+def job_index(body: kopf.Body, **_: Any) -> Any:
+    return cache.job_row(body)
+
+
+@kopf.index(*TOPOLOGIES)
+def topology_index(body: kopf.Body, **_: Any) -> Any:
+    return cache.topology_row(body)
+
+
+@kopf.index(*MEASUREMENTS)
+def measurement_index(body: kopf.Body, **_: Any) -> Any:
+    return cache.measurement_row(body)
+
+
+# --- wake-ups ----------------------------------------------------------------------------------
+
+
+def _worker(memo: kopf.Memo) -> Worker:
+    worker: Worker = memo["worker"]
+    worker.ready.set()  # resource handlers run only once every index is filled
+    return worker
+
+
+@kopf.on.event("pods")
+def pod_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    finished = body.get("status", {}).get("phase") in FINISHED_PHASES
+    ours = JOB_LABEL in body.get("metadata", {}).get("labels", {})
+    if type == "DELETED" or finished or ours:
+        _worker(memo).notify(capacity=type == "DELETED" or finished)
+
+
+@kopf.on.event("nodes")
+def node_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    worker = _worker(memo)
+    row = cache.node_row(body)
+    info = next(iter(row.values())) if row else None
+    if worker.remember_node(body["metadata"]["name"], None if type == "DELETED" else info):
+        worker.notify(capacity=True)
+
+
+@kopf.on.event(*TRAININGJOBS)
+def job_changed(memo: kopf.Memo, **_: Any) -> None:
+    _worker(memo).notify()
+
+
+@kopf.on.event(*TOPOLOGIES)
+@kopf.on.event(*MEASUREMENTS)
+def network_changed(memo: kopf.Memo, **_: Any) -> None:
+    _worker(memo).notify(capacity=True)

@@ -1,0 +1,185 @@
+"""The operator's writes to the API server, each one request, run off the event loop.
+
+The Kubernetes client is synchronous; every call here runs in a thread
+(:func:`asyncio.to_thread`) so that the watch streams and the placement worker never
+wait on a socket. Creates that find the object already there (HTTP 409
+AlreadyExists) and deletes that find nothing (404) succeed: after a restart the
+operator repeats steps, and each must be harmless the second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from netsched.api import GROUP, VERSION, TrainingJob
+
+MERGE_PATCH = "application/merge-patch+json"
+PLURAL = TrainingJob.INFO.plural
+
+
+class Conflict(Exception):
+    """The object changed since we read it (HTTP 409 on a resourceVersion precondition)."""
+
+
+def connect(kubeconfig: Path | None = None) -> client.ApiClient:
+    """A client for the cluster: in-cluster credentials, else ``kubeconfig`` or $KUBECONFIG."""
+    configuration = client.Configuration()
+    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    else:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(kubeconfig) if kubeconfig else None,
+            client_configuration=configuration,
+        )
+    configuration.connection_pool_maxsize = 32
+    return client.ApiClient(configuration)
+
+
+class Kube:
+    """The handful of requests the operator makes.
+
+    Bodies go out as the plain JSON they are: the client's typed models would coerce a
+    user's pod template (quantities, fields newer than the client) on the way.
+    """
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self._api = api
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        request = self._api.param_serialize(
+            method=method,
+            resource_path=path,
+            header_params=headers,
+            body=None if body is None else dict(body),
+            auth_settings=["BearerToken"],
+        )
+        response = self._api.call_api(*request)
+        response.read()  # type: ignore[no-untyped-call]
+        if response.status >= 400:
+            raise ApiException(status=response.status, reason=response.reason, body=response.data)
+        return cast(dict[str, Any], json.loads(response.data or b"{}"))
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        return await asyncio.to_thread(self._call, method, path, body, content_type=content_type)
+
+    async def create(self, manifest: Mapping[str, Any]) -> bool:
+        """Create a Pod, Service or NetworkPolicy; False when it already exists."""
+        namespace = manifest["metadata"]["namespace"]
+        collection = {
+            "Pod": f"/api/v1/namespaces/{namespace}/pods",
+            "Service": f"/api/v1/namespaces/{namespace}/services",
+            "NetworkPolicy": f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies",
+            "Event": f"/api/v1/namespaces/{namespace}/events",
+        }[manifest["kind"]]
+        try:
+            await self._request("POST", collection, manifest)
+        except ApiException as error:
+            if error.status == 409:
+                return False
+            raise
+        return True
+
+    async def patch_pod(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        """A JSON merge patch of one pod."""
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}"
+        await self._request("PATCH", path, patch, content_type=MERGE_PATCH)
+
+    async def delete_pod(self, namespace: str, name: str) -> None:
+        try:
+            await self._request("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}")
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    def _job_path(self, namespace: str, name: str) -> str:
+        return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}"
+
+    async def patch_status(
+        self, namespace: str, name: str, *, status: Mapping[str, Any], resource_version: str
+    ) -> dict[str, Any]:
+        """Merge-patch a TrainingJob's status, only if it is still at ``resource_version``.
+
+        Returns the updated object. Raises :class:`Conflict` when someone wrote the job
+        in between (the caller re-reads and decides again).
+        """
+        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        path = self._job_path(namespace, name) + "/status"
+        try:
+            return await self._request("PATCH", path, body, content_type=MERGE_PATCH)
+        except ApiException as error:
+            if error.status == 409:
+                raise Conflict(f"{namespace}/{name} changed meanwhile") from None
+            raise
+
+    async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await self._request("GET", self._job_path(namespace, name))
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def delete_job(self, namespace: str, name: str) -> None:
+        try:
+            await self._request("DELETE", self._job_path(namespace, name))
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    async def event(
+        self, involved: Mapping[str, Any], *, type: str, reason: str, message: str
+    ) -> None:
+        """Post a core/v1 Event about ``involved`` (what ``kubectl describe`` shows)."""
+        metadata = involved["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        await self.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {
+                    "namespace": metadata["namespace"],
+                    "name": f"{metadata['name']}.{uuid.uuid4().hex[:16]}",
+                },
+                "involvedObject": {
+                    "apiVersion": involved.get("apiVersion"),
+                    "kind": involved.get("kind"),
+                    "name": metadata["name"],
+                    "namespace": metadata["namespace"],
+                    "uid": metadata.get("uid"),
+                    "resourceVersion": metadata.get("resourceVersion"),
+                },
+                "type": type,
+                "reason": reason,
+                "message": message[:1024],
+                "source": {"component": "netsched"},
+                "reportingComponent": "netsched",
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            }
+        )

@@ -1,0 +1,502 @@
+"""The placement worker: one loop reconciles every TrainingJob and makes one decision at a time.
+
+Each cycle has two phases:
+
+1. **Reconcile.** For every job, validate it, ask :func:`netsched.domain.lifecycle.next_step`
+   what comes next, and do that one step (create the gated pods, pin pods of a
+   recorded placement, advance the phase, restart or fail the gang, delete a finished
+   job). A failure in one job is logged, counted and posted as an Event; the others go on.
+2. **Place.** The jobs waiting for a placement are walked in queue order
+   (:mod:`netsched.domain.queue`), one decision at a time on one snapshot, which each
+   placement updates before the next decision reads it: two decisions never hand out
+   the same free GPUs. A placement is written to the job's status *before* its pods
+   are pinned, so an operator killed in between finishes the same placement when it
+   comes back instead of choosing another.
+
+The loop sleeps until a watch event wakes it (:meth:`Worker.notify`) or the nearest
+deadline (a bind timeout, a TTL, a starvation bound) comes. A job found unschedulable
+is tried again only when capacity has changed since: a pod finished or went, a node
+joined, changed or recovered, a measurement or topology changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from netsched import metrics
+from netsched.api import NetworkTopology, PlacementStatus, TrainingJob, summary
+from netsched.api.meta import condition_since, parse_time, rfc3339, with_condition
+from netsched.api.validation import validate_training_job
+from netsched.clusterfile import ClusterState
+from netsched.controller.cache import Cache, JobRecord
+from netsched.controller.kube import Conflict, Kube
+from netsched.domain import lifecycle, manifests
+from netsched.domain.lifecycle import FailurePolicy, JobView, Phase
+from netsched.domain.placement import Placement, place
+from netsched.domain.queue import Round, Turn, Waiting
+from netsched.domain.topology import ClusterSnapshot
+
+log = logging.getLogger("netsched.worker")
+MAX_IDLE_SECONDS = 30.0
+"""The longest the worker sleeps without an event (a safety net, not the trigger)."""
+COALESCE_SECONDS = 0.05
+"""After a wake-up, wait this long so that a burst of watch events makes one cycle."""
+
+
+class Worker:
+    """The single decision maker (see the module docstring)."""
+
+    def __init__(
+        self, *, kube: Kube, cache: Cache, strategy: str, starvation_seconds: float
+    ) -> None:
+        self.kube = kube
+        self.cache = cache
+        self.strategy = strategy
+        self.starvation_seconds = starvation_seconds
+        self.ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._capacity = 0
+        self._tried: dict[str, tuple[int, int]] = {}
+        self._nodes: dict[str, object] = {}
+        self._events: set[asyncio.Task[None]] = set()
+
+    def remember_node(self, name: str, info: object) -> bool:
+        """Note a node's latest row; True when it differs from the last one seen."""
+        changed = self._nodes.get(name) != info
+        if info is None:
+            self._nodes.pop(name, None)
+        else:
+            self._nodes[name] = info
+        return changed
+
+    def notify(self, *, capacity: bool = False) -> None:
+        """Something changed; ``capacity`` when GPUs, nodes or bandwidth may have been freed."""
+        if capacity:
+            self._capacity += 1
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Cycle forever (until cancelled)."""
+        await self.ready.wait()
+        while True:
+            self._wake.clear()
+            try:
+                until = await self.cycle(now=datetime.now(UTC))
+            except Exception:
+                log.exception("placement cycle failed; retrying")
+                metrics.RECONCILE_ERRORS.labels(step="cycle").inc()
+                until = None
+            idle = MAX_IDLE_SECONDS
+            if until is not None:
+                idle = min(idle, max(0.0, (until - datetime.now(UTC)).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=idle)
+            await asyncio.sleep(COALESCE_SECONDS)
+
+    async def cycle(self, *, now: datetime) -> datetime | None:
+        """One reconcile pass and one placement round; returns the nearest deadline."""
+        state = self.cache.cluster_state()
+        healthy = self.cache.health()
+        deadlines: list[datetime] = []
+        waiting: list[tuple[JobRecord, Waiting]] = []
+        records = self.cache.jobs()
+        for record in records:
+            step = await self._guarded(
+                record, "reconcile", self._reconcile(record, state.topologies, healthy, now)
+            )
+            if isinstance(step, lifecycle.Enqueue):
+                waiting.append((record, _waiting(record, now=now)))
+            until = getattr(step, "until", None)
+            if until is not None:
+                deadlines.append(until)
+        if waiting:
+            starving = await self._place_round(waiting, now=now)
+            deadlines += starving
+        metrics.QUEUE_LENGTH.set(len(waiting))
+        metrics.record_phases(
+            (str((r.manifest.get("status") or {}).get("phase", Phase.PENDING)) for r in records),
+            known=[str(p) for p in Phase],
+        )
+        return min(deadlines, default=None)
+
+    async def _guarded(self, record: JobRecord, step: str, work: Awaitable[Any]) -> Any:
+        """Run one job's work; a conflict re-reads it next cycle, an error never spreads."""
+        try:
+            return await work
+        except Conflict:
+            self.cache.forget(record.key)
+            self._wake.set()
+        except Exception as error:
+            log.exception("%s of %s failed", step, record.key)
+            metrics.RECONCILE_ERRORS.labels(step=step).inc()
+            self._event(record, "Warning", "ReconcileError", f"{step} failed: {error}")
+        return None
+
+    # --- phase 1: reconcile ----------------------------------------------------------------
+
+    async def _reconcile(
+        self,
+        record: JobRecord,
+        topologies: Mapping[str, NetworkTopology],
+        healthy: Mapping[str, bool],
+        now: datetime,
+    ) -> lifecycle.Step | None:
+        job = record.job
+        if job is None:
+            await self._invalid(record, f"(spec): {record.error}", now=now)
+            return None
+        problems = validate_training_job(job, topologies.get(job.spec.topology.network_topology))
+        if problems:
+            await self._invalid(record, summary(problems), now=now)
+            return None
+        namespace, name = _split(record.key)
+        pods = self.cache.gang(namespace, name)
+        step = lifecycle.next_step(job_view(record), pods, healthy=healthy, now=now)
+        if isinstance(step, lifecycle.CreatePods):
+            await self._create(record, job, step.ranks, now=now)
+        elif isinstance(step, lifecycle.Enqueue):
+            if condition_since(_conditions(record), "Placed", status=False) is None:
+                await self._write(
+                    record, now=now, conditions=[("Placed", False, "Queued", "waiting for a turn")]
+                )
+        elif isinstance(step, lifecycle.Pin):
+            await self._pin(record, job, step.pods)
+        elif isinstance(step, lifecycle.Advance):
+            await self._advance(record, step, now=now)
+        elif isinstance(step, lifecycle.DeletePods):
+            await self._delete_pods(record, step, now=now)
+        elif isinstance(step, lifecycle.DeleteJob):
+            log.info("deleting %s: ttlSecondsAfterFinished passed", record.key)
+            await self.kube.delete_job(namespace, name)
+        return step
+
+    async def _invalid(self, record: JobRecord, message: str, *, now: datetime) -> None:
+        ready = next((c for c in _conditions(record) if c.get("type") == "Ready"), {})
+        generation = record.manifest["metadata"].get("generation")
+        seen = (ready.get("reason"), ready.get("message"), ready.get("observedGeneration"))
+        if seen == ("InvalidSpec", message, generation):
+            return
+        invalid = ("Ready", False, "InvalidSpec", message)
+        await self._write(record, now=now, phase=Phase.PENDING, conditions=[invalid])
+        self._event(record, "Warning", "InvalidSpec", message)
+
+    async def _create(
+        self, record: JobRecord, job: TrainingJob, ranks: Iterable[int], *, now: datetime
+    ) -> None:
+        manifest = _manifest(record, job)
+        gpus = job.spec.template.gpus_per_pod()
+        restarts = int((record.manifest.get("status") or {}).get("restarts", 0))
+        objects = [manifests.headless_service(manifest), manifests.network_policy(manifest)]
+        objects += [
+            manifests.gang_pod(manifest, rank=r, gpus_per_pod=gpus, restarts=restarts)
+            for r in ranks
+        ]
+        await asyncio.gather(*(self.kube.create(o) for o in objects if o is not None))
+        status = record.manifest.get("status") or {}
+        if status.get("gpus") is None or not _has(record, "Ready", True):
+            await self._write(
+                record,
+                now=now,
+                conditions=[("Ready", True, "Valid", "the spec is valid")],
+                gpus=gpus * job.spec.replicas,
+            )
+
+    async def _pin(
+        self, record: JobRecord, job: TrainingJob, pods: Iterable[tuple[str, str]]
+    ) -> None:
+        namespace = record.manifest["metadata"]["namespace"]
+        gates = (job.spec.template.model_dump(by_alias=True)["spec"].get("schedulingGates")) or []
+        gpus = job.spec.template.gpus_per_pod()
+
+        async def pin(pod: str, node: str) -> None:
+            await self.kube.patch_pod(namespace, pod, manifests.placement_patch(node, gates=gates))
+            self.cache.pinned(f"{namespace}/{pod}", node, gpus)
+
+        await asyncio.gather(*(pin(pod, node) for pod, node in pods))
+
+    async def _advance(self, record: JobRecord, step: lifecycle.Advance, *, now: datetime) -> None:
+        status = record.manifest.get("status") or {}
+        fields: dict[str, Any] = {}
+        conditions = [(str(step.phase), True, step.reason, step.message)]
+        if step.phase is Phase.RUNNING:
+            if not status.get("startTime"):
+                fields["startTime"] = rfc3339(now)
+            metrics.CREATE_TO_BOUND_SECONDS.observe(_since_queued(record, now=now))
+        else:
+            fields["completionTime"] = rfc3339(now)
+            conditions.append(("Running", False, step.reason, step.message))
+        await self._write(record, now=now, phase=step.phase, conditions=conditions, **fields)
+        self._event(record, "Normal", step.reason, step.message)
+
+    async def _delete_pods(
+        self, record: JobRecord, step: lifecycle.DeletePods, *, now: datetime
+    ) -> None:
+        status = record.manifest.get("status") or {}
+        namespace = record.manifest["metadata"]["namespace"]
+        if step.phase is not None:
+            conditions, fields = _after_deletion(step, status, now=now)
+            await self._write(record, now=now, phase=step.phase, conditions=conditions, **fields)
+            self._event(record, "Warning", step.reason, step.message)
+        await asyncio.gather(*(self.kube.delete_pod(namespace, pod) for pod in step.pods))
+        self.notify(capacity=True)
+
+    # --- phase 2: place ----------------------------------------------------------------------
+
+    async def _place_round(
+        self, waiting: list[tuple[JobRecord, Waiting]], *, now: datetime
+    ) -> list[datetime]:
+        """Walk the queue; returns when a job will start to starve (a deadline to wake at)."""
+        records = {entry.key: record for record, entry in waiting}
+        turns = Round(
+            (entry for _, entry in waiting), now=now, starvation_seconds=self.starvation_seconds
+        )
+        state = self.cache.cluster_state()
+        snapshots: dict[str, ClusterSnapshot] = {}
+        deadlines = []
+        for turn in turns:
+            record = records[turn.job.key]
+            outcome = await self._guarded(
+                record, "place", self._take_turn(record, turn, state, snapshots, now=now)
+            )
+            if isinstance(outcome, Placement):
+                state = _reserve(state, outcome)
+            else:
+                turns.unplaced(turn.job)
+                if turn.held_behind is None:
+                    deadlines.append(turns.starves_at(turn.job))
+        if snapshots:
+            metrics.record_domains(next(iter(snapshots.values())))
+        return [d for d in deadlines if d > now]
+
+    async def _take_turn(
+        self,
+        record: JobRecord,
+        turn: Turn,
+        state: ClusterState,
+        snapshots: dict[str, ClusterSnapshot],
+        *,
+        now: datetime,
+    ) -> Placement | None:
+        job = record.job
+        assert job is not None  # only valid jobs are enqueued
+        if turn.held_behind is not None:
+            metrics.SCHEDULE_ATTEMPTS.labels(result="held").inc()
+            held = turn.held_behind
+            waited = (now - held.since).total_seconds()
+            message = (
+                f"held behind {held.key}, which has waited {waited:.0f} s (more than the "
+                f"{self.starvation_seconds:.0f} s starvation bound): freed GPUs go to it first"
+            )
+            await self._waiting(record, turn, "HeldBehind", message, now=now)
+            return None
+        generation = int(record.manifest["metadata"].get("generation", 0))
+        if self._tried.get(turn.job.key) == (self._capacity, generation):
+            await self._waiting(record, turn, None, None, now=now)
+            return None
+        topology = job.spec.topology.network_topology
+        snapshot = snapshots.get(topology) or state.snapshot_for(job, now=now)
+        started = time.perf_counter()
+        outcome = place(job.to_demand(), snapshot, strategy=self.strategy)
+        metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
+        if not isinstance(outcome, Placement):
+            metrics.SCHEDULE_ATTEMPTS.labels(result="unschedulable").inc()
+            snapshots[topology] = snapshot
+            self._tried[turn.job.key] = (self._capacity, generation)
+            message = f"{outcome.reason}\n{outcome.explanation}"
+            await self._waiting(record, turn, "Unschedulable", message, now=now)
+            return None
+        metrics.SCHEDULE_ATTEMPTS.labels(result="placed").inc()
+        snapshots.clear()
+        snapshots[topology] = snapshot.with_allocation(outcome.gpus_by_node())
+        placement = PlacementStatus.from_placement(outcome)
+        await self._write(
+            record,
+            now=now,
+            phase=Phase.PLACING,
+            conditions=[("Placed", True, "Placed", outcome.explanation)],
+            placement=placement.model_dump(by_alias=True, mode="json", exclude_none=True),
+            queuePosition=None,
+        )
+        self._tried.pop(turn.job.key, None)
+        pods = tuple(
+            (manifests.pod_name(job.metadata.name or "", r.rank), r.node) for r in outcome.ranks
+        )
+        await self._pin(record, job, pods)
+        metrics.record_placement(outcome)
+        self._event(record, "Normal", "Placed", outcome.explanation)
+        return outcome
+
+    async def _waiting(
+        self,
+        record: JobRecord,
+        turn: Turn,
+        reason: str | None,
+        message: str | None,
+        *,
+        now: datetime,
+    ) -> None:
+        """Write the queue position, and the reason the job waits when it changed."""
+        status = record.manifest.get("status") or {}
+        placed = next((c for c in _conditions(record) if c.get("type") == "Placed"), {})
+        same_reason = reason is None or (
+            placed.get("reason") == reason and placed.get("message") == message
+        )
+        if same_reason and status.get("queuePosition") == turn.position:
+            return
+        fields: dict[str, Any] = {"queuePosition": turn.position}
+        conditions = []
+        if reason is not None and message is not None:
+            conditions.append(("Placed", False, reason, message))
+            if reason == "Unschedulable":
+                fields["phase"] = Phase.UNSCHEDULABLE
+        await self._write(record, now=now, conditions=conditions, **fields)
+        if not same_reason and message is not None and reason is not None:
+            self._event(
+                record, "Warning" if reason == "Unschedulable" else "Normal", reason, message
+            )
+
+    def _event(self, record: JobRecord, kind: str, reason: str, message: str) -> None:
+        """Post an Event in the background; a lost Event is logged, never fatal."""
+        task = asyncio.create_task(
+            self.kube.event(record.manifest, type=kind, reason=reason, message=message)
+        )
+        self._events.add(task)
+        task.add_done_callback(self._posted)
+
+    def _posted(self, task: asyncio.Task[None]) -> None:
+        self._events.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("could not post an event: %s", task.exception())
+
+    # --- status ----------------------------------------------------------------------------
+
+    async def _write(
+        self,
+        record: JobRecord,
+        *,
+        now: datetime,
+        phase: Phase | None = None,
+        conditions: Iterable[tuple[str, bool, str, str]] = (),
+        **fields: Any,
+    ) -> None:
+        """Merge-patch the job's status at the version we read; keeps ``record`` current."""
+        status = record.manifest.get("status") or {}
+        generation = record.manifest["metadata"].get("generation")
+        merged = list(status.get("conditions") or [])
+        for kind, value, reason, message in conditions:
+            merged = with_condition(
+                merged, type=kind, status=value, reason=reason, message=message,
+                generation=generation, now=now,
+            )  # fmt: skip
+        patch: dict[str, Any] = {"conditions": merged, "observedGeneration": generation, **fields}
+        if phase is not None:
+            patch["phase"] = str(phase)
+        if all(status.get(k) == v for k, v in patch.items()):
+            return
+        namespace, name = _split(record.key)
+        result = await self.kube.patch_status(
+            namespace, name, status=patch, resource_version=record.resource_version
+        )
+        record.manifest = result
+        self.cache.wrote(result)
+
+
+# --- pure helpers -------------------------------------------------------------------------------
+
+
+def job_view(record: JobRecord) -> JobView:
+    """What :func:`netsched.domain.lifecycle.next_step` reads of a job and its status."""
+    job = record.job
+    assert job is not None
+    status = record.manifest.get("status") or {}
+    conditions = status.get("conditions") or []
+    policy = job.spec.run_policy
+    placement = status.get("placement") or {}
+    ranks = sorted(placement.get("ranks") or [], key=lambda r: r["rank"])
+    return JobView(
+        replicas=job.spec.replicas,
+        phase=Phase(status.get("phase", Phase.PENDING)),
+        restarts=int(status.get("restarts", 0)),
+        backoff_limit=policy.backoff_limit,
+        failure_policy=FailurePolicy(policy.failure_policy),
+        active_deadline_seconds=policy.active_deadline_seconds,
+        ttl_seconds_after_finished=policy.ttl_seconds_after_finished,
+        scheduling_timeout_seconds=policy.scheduling_timeout_seconds,
+        waiting_since=condition_since(conditions, "Placed", status=False),
+        placed_at=condition_since(conditions, "Placed", status=True),
+        start_time=_time(status.get("startTime")),
+        completion_time=_time(status.get("completionTime")),
+        placement=tuple(r["node"] for r in ranks) if len(ranks) == job.spec.replicas else None,
+    )
+
+
+Conditions = list[tuple[str, bool, str, str]]
+
+
+def _after_deletion(
+    step: lifecycle.DeletePods, status: Mapping[str, Any], *, now: datetime
+) -> tuple[Conditions, dict[str, Any]]:
+    """The conditions and status fields a gang's deletion writes (see ``DeletePods``)."""
+    fields: dict[str, Any] = {}
+    stopped = ("Running", False, step.reason, step.message)
+    if step.phase is Phase.FAILED:
+        fields["completionTime"] = status.get("completionTime") or rfc3339(now)
+        return [("Failed", True, step.reason, step.message), stopped], fields
+    if step.phase is Phase.RESTARTING:
+        fields["restarts"] = int(status.get("restarts", 0)) + 1
+    fields["placement"] = None
+    return [("Placed", False, step.reason, step.message), stopped], fields
+
+
+def _reserve(state: ClusterState, placement: Placement) -> ClusterState:
+    reserved = dict(state.reserved_gpus)
+    for node, gpus in placement.gpus_by_node().items():
+        reserved[node] = reserved.get(node, 0) + gpus
+    return dataclasses.replace(state, reserved_gpus=reserved)
+
+
+def _waiting(record: JobRecord, *, now: datetime) -> Waiting:
+    job = record.job
+    assert job is not None
+    since = condition_since(_conditions(record), "Placed", status=False) or now
+    return Waiting(record.key, job.spec.priority or 0, since)
+
+
+def _since_queued(record: JobRecord, *, now: datetime) -> float:
+    status = record.manifest.get("status") or {}
+    created = record.manifest["metadata"].get("creationTimestamp")
+    start = condition_since(_conditions(record), "Placed", status=True)
+    if not status.get("restarts") and created:
+        start = parse_time(created)
+    return max(0.0, (now - (start or now)).total_seconds())
+
+
+def _manifest(record: JobRecord, job: TrainingJob) -> dict[str, Any]:
+    """The job with defaults filled, as the manifest builders read it."""
+    manifest = job.model_dump(by_alias=True, mode="json", exclude_none=True)
+    manifest["metadata"] = record.manifest["metadata"]
+    return manifest
+
+
+def _conditions(record: JobRecord) -> list[dict[str, Any]]:
+    return list((record.manifest.get("status") or {}).get("conditions") or [])
+
+
+def _has(record: JobRecord, kind: str, value: bool) -> bool:
+    return condition_since(_conditions(record), kind, status=value) is not None
+
+
+def _time(text: str | None) -> datetime | None:
+    return parse_time(text) if text else None
+
+
+def _split(key: str) -> tuple[str, str]:
+    namespace, _, name = key.partition("/")
+    return namespace, name
