@@ -184,6 +184,7 @@ def test_trainingjob_printer_columns() -> None:
         "GPUs": ".status.gpus",
         "Tier": ".status.placement.tiersSpanned",
         "Comm/step": ".status.placement.predictedCommSecondsPerStep",
+        "Queue": ".status.queuePosition",
         "Pattern": ".spec.communication.pattern",
         "Age": ".metadata.creationTimestamp",
     }
