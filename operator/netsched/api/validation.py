@@ -19,7 +19,7 @@ raise on a parsed job: they return every problem, not the first.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,8 +79,16 @@ def scheme_for(network_topology: str, topology: NetworkTopology | None) -> Topol
     return DEFAULT_SCHEME if network_topology == DEFAULT_TOPOLOGY else None
 
 
-def validate_training_job(job: TrainingJob, topology: NetworkTopology | None) -> list[Problem]:
+def validate_training_job(
+    job: TrainingJob,
+    topology: NetworkTopology | None,
+    *,
+    priority_classes: Collection[str] | None = None,
+) -> list[Problem]:
     """Every problem of ``job`` given the NetworkTopology it names (None if not found).
+
+    ``priority_classes`` are the PriorityClasses that exist (None: not known, as for a
+    job read from a file), to report a ``priorityClassName`` that names none.
 
     Example:
         >>> [str(p) for p in validate_training_job(job, topology=None)]
@@ -91,7 +99,7 @@ def validate_training_job(job: TrainingJob, topology: NetworkTopology | None) ->
         *_communication_problems(job),
         *_gpu_problems(job),
         *_topology_problems(job, topology),
-        *_priority_problems(job),
+        *_priority_problems(job, priority_classes),
         *_isolation_problems(job),
     ]
 
@@ -219,9 +227,18 @@ def _topology_problems(job: TrainingJob, topology: NetworkTopology | None) -> It
         )
 
 
-def _priority_problems(job: TrainingJob) -> Iterator[Problem]:
-    if job.spec.priority is not None and job.spec.priority_class_name is not None:
+def _priority_problems(
+    job: TrainingJob, priority_classes: Collection[str] | None
+) -> Iterator[Problem]:
+    name = job.spec.priority_class_name
+    if job.spec.priority is not None and name is not None:
         yield Problem("spec.priority", PRIORITY_EXCLUSIVE)
+    elif name is not None and priority_classes is not None and name not in priority_classes:
+        yield Problem(
+            "spec.priorityClassName",
+            f'PriorityClass "{name}" does not exist: create it (kubectl get priorityclasses '
+            "lists the existing ones) or set spec.priority instead",
+        )
 
 
 def _isolation_problems(job: TrainingJob) -> Iterator[Problem]:

@@ -173,6 +173,10 @@ class Cache:
         """Node name -> Ready and not cordoned-out; nodes absent here are gone."""
         return {node.name: node.ready for node in self._values("node_index")}
 
+    def priorities(self) -> dict[str, int]:
+        """PriorityClass name -> value."""
+        return {name: next(iter(store)) for name, store in self._index("priority_index").items()}
+
     def gang(self, namespace: str, job: str) -> list[GangPod]:
         store = self._index("gang_index").get((namespace, job))
         return list(store) if store is not None else []

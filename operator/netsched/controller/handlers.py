@@ -38,6 +38,7 @@ INDEXES = (
     "job_index",
     "topology_index",
     "measurement_index",
+    "priority_index",
 )
 
 
@@ -115,6 +116,11 @@ def measurement_index(body: kopf.Body, **_: Any) -> Any:
     return cache.measurement_row(body)
 
 
+@kopf.index("priorityclasses.v1.scheduling.k8s.io")
+def priority_index(name: str, body: kopf.Body, **_: Any) -> Any:
+    return {name: int(body.get("value", 0))}
+
+
 # --- wake-ups ----------------------------------------------------------------------------------
 
 
@@ -141,6 +147,7 @@ def node_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -
         worker.notify(capacity=True)
 
 
+@kopf.on.event("priorityclasses.v1.scheduling.k8s.io")
 @kopf.on.event(*TRAININGJOBS)
 def job_changed(memo: kopf.Memo, **_: Any) -> None:
     _worker(memo).notify()

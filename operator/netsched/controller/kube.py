@@ -31,6 +31,11 @@ class Conflict(Exception):
     """The object changed since we read it (HTTP 409 on a resourceVersion precondition)."""
 
 
+class Rejected(Exception):
+    """The API server refused an object we built from the user's spec (HTTP 400, 403, 422):
+    an admission plugin or quota said no. The message is the server's own."""
+
+
 def connect(kubeconfig: Path | None = None) -> client.ApiClient:
     """A client for the cluster: in-cluster credentials, else ``kubeconfig`` or $KUBECONFIG."""
     configuration = client.Configuration()
@@ -73,6 +78,8 @@ class Kube:
         )
         response = self._api.call_api(*request)
         response.read()  # type: ignore[no-untyped-call]
+        if response.status in (400, 403, 422) and method == "POST":
+            raise Rejected(_message(response.data))
         if response.status >= 400:
             raise ApiException(status=response.status, reason=response.reason, body=response.data)
         return cast(dict[str, Any], json.loads(response.data or b"{}"))
@@ -183,3 +190,11 @@ class Kube:
                 "count": 1,
             }
         )
+
+
+def _message(data: bytes | None) -> str:
+    """The ``message`` of a Kubernetes Status body, else the body."""
+    try:
+        return str(json.loads(data or b"{}").get("message") or data)
+    except ValueError:
+        return repr(data)

@@ -36,7 +36,7 @@ from netsched.api.meta import condition_since, parse_time, rfc3339, with_conditi
 from netsched.api.validation import validate_training_job
 from netsched.clusterfile import ClusterState
 from netsched.controller.cache import Cache, JobRecord
-from netsched.controller.kube import Conflict, Kube
+from netsched.controller.kube import Conflict, Kube, Rejected
 from netsched.domain import lifecycle, manifests
 from netsched.domain.lifecycle import FailurePolicy, JobView, Phase
 from netsched.domain.placement import Placement, place
@@ -46,6 +46,8 @@ from netsched.domain.topology import ClusterSnapshot
 log = logging.getLogger("netsched.worker")
 MAX_IDLE_SECONDS = 30.0
 """The longest the worker sleeps without an event (a safety net, not the trigger)."""
+MAX_BACKOFF_SECONDS = 60.0
+"""The longest a job whose reconcile keeps failing is left alone between tries."""
 COALESCE_SECONDS = 0.05
 """After a wake-up, wait this long so that a burst of watch events makes one cycle."""
 
@@ -66,6 +68,7 @@ class Worker:
         self._tried: dict[str, tuple[int, int]] = {}
         self._nodes: dict[str, object] = {}
         self._events: set[asyncio.Task[None]] = set()
+        self._backoff: dict[str, tuple[float, float]] = {}
 
     def remember_node(self, name: str, info: object) -> bool:
         """Note a node's latest row; True when it differs from the last one seen."""
@@ -108,11 +111,13 @@ class Worker:
         waiting: list[tuple[JobRecord, Waiting]] = []
         records = self.cache.jobs()
         for record in records:
+            if self._backing_off(record, now=now):
+                continue
             step = await self._guarded(
                 record, "reconcile", self._reconcile(record, state.topologies, healthy, now)
             )
             if isinstance(step, lifecycle.Enqueue):
-                waiting.append((record, _waiting(record, now=now)))
+                waiting.append((record, _waiting(record, self.cache.priorities(), now=now)))
             until = getattr(step, "until", None)
             if until is not None:
                 deadlines.append(until)
@@ -127,17 +132,49 @@ class Worker:
         return min(deadlines, default=None)
 
     async def _guarded(self, record: JobRecord, step: str, work: Awaitable[Any]) -> Any:
-        """Run one job's work; a conflict re-reads it next cycle, an error never spreads."""
+        """Run one job's work; a conflict re-reads it next cycle, an error never spreads.
+
+        A job whose work fails is left alone for a while (doubling from 1 s to
+        :data:`MAX_BACKOFF_SECONDS`), so one broken job never makes the loop spin.
+        """
         try:
-            return await work
+            result = await work
         except Conflict:
             self.cache.forget(record.key)
             self._wake.set()
+        except Rejected as error:
+            log.warning("%s of %s: the API server refused: %s", step, record.key, error)
+            self._back_off(record)
+            await self._guarded(record, "status", self._rejected(record, str(error)))
         except Exception as error:
             log.exception("%s of %s failed", step, record.key)
             metrics.RECONCILE_ERRORS.labels(step=step).inc()
             self._event(record, "Warning", "ReconcileError", f"{step} failed: {error}")
+            self._back_off(record)
+        else:
+            self._backoff.pop(record.key, None)
+            return result
         return None
+
+    def _back_off(self, record: JobRecord) -> None:
+        _, delay = self._backoff.get(record.key, (0.0, 0.5))
+        delay = min(MAX_BACKOFF_SECONDS, delay * 2)
+        self._backoff[record.key] = (time.monotonic() + delay, delay)
+
+    async def _rejected(self, record: JobRecord, message: str) -> None:
+        """The API server refused a pod made from the spec: say so on the job, and retry later
+        (what it lacked, a PriorityClass or quota, may appear)."""
+        text = f"the API server refused the job's pods: {message}"
+        ready = ("Ready", False, "PodsRejected", text)
+        await self._write(record, now=datetime.now(UTC), conditions=[ready])
+        self._event(record, "Warning", "PodsRejected", text)
+
+    def _backing_off(self, record: JobRecord, *, now: datetime) -> bool:
+        """Skip a job being deleted, or one whose last work failed a moment ago."""
+        if record.manifest["metadata"].get("deletionTimestamp"):
+            return True
+        until, _ = self._backoff.get(record.key, (0.0, 0.0))
+        return time.monotonic() < until
 
     # --- phase 1: reconcile ----------------------------------------------------------------
 
@@ -152,7 +189,11 @@ class Worker:
         if job is None:
             await self._invalid(record, f"(spec): {record.error}", now=now)
             return None
-        problems = validate_training_job(job, topologies.get(job.spec.topology.network_topology))
+        problems = validate_training_job(
+            job,
+            topologies.get(job.spec.topology.network_topology),
+            priority_classes=self.cache.priorities(),
+        )
         if problems:
             await self._invalid(record, summary(problems), now=now)
             return None
@@ -462,11 +503,15 @@ def _reserve(state: ClusterState, placement: Placement) -> ClusterState:
     return dataclasses.replace(state, reserved_gpus=reserved)
 
 
-def _waiting(record: JobRecord, *, now: datetime) -> Waiting:
+def _waiting(record: JobRecord, priorities: Mapping[str, int], *, now: datetime) -> Waiting:
+    """The job's place in the queue: its priority (or its PriorityClass's) and arrival."""
     job = record.job
     assert job is not None
     since = condition_since(_conditions(record), "Placed", status=False) or now
-    return Waiting(record.key, job.spec.priority or 0, since)
+    priority = job.spec.priority
+    if priority is None:
+        priority = priorities.get(job.spec.priority_class_name or "", 0)
+    return Waiting(record.key, priority, since)
 
 
 def _since_queued(record: JobRecord, *, now: datetime) -> float:
