@@ -121,3 +121,33 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     cluster.kubectl("create", "namespace", name)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="module")
+def operator(api: Cluster) -> Iterator[Any]:
+    """A real ``netsched run`` process against the test cluster, for one test module
+    (see ``tests/integration/gangs.py``); its logs stay in a temporary directory."""
+    from gangs import OperatorProcess
+
+    process = OperatorProcess(cluster=api, log_dir=Path(tempfile.mkdtemp(prefix="netsched-op-")))
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def jobs(api: Cluster, operator: Any) -> Iterator[str]:
+    """A fresh namespace for a test's TrainingJobs, with the operator running. Afterwards
+    the invariants must hold; then its jobs are deleted and their pods waited out."""
+    from gangs import assert_invariants, delete_jobs
+
+    name = f"op-{uuid.uuid4().hex[:8]}"
+    api.kubectl("create", "namespace", name)
+    try:
+        yield name
+        assert_invariants(api)
+    finally:
+        delete_jobs(api, name)
+        api.kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -19,12 +19,14 @@ from netsched.controller.options import Options
 
 def run(options: Options) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM)."""
+    if options.kubeconfig is not None:
+        # Before kopf is imported: it imports the Kubernetes client, which reads
+        # $KUBECONFIG once, at import, for kopf's own login.
+        os.environ["KUBECONFIG"] = str(options.kubeconfig)
     import kopf
 
     from netsched.controller import handlers  # noqa: F401  (registers the handlers)
 
-    if options.kubeconfig is not None:
-        os.environ["KUBECONFIG"] = str(options.kubeconfig)
     kopf.run(
         standalone=True,
         clusterwide=True,

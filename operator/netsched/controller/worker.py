@@ -65,7 +65,7 @@ class Worker:
         self.ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._capacity = 0
-        self._tried: dict[str, tuple[int, int]] = {}
+        self._tried: dict[str, tuple[int, int, bool]] = {}
         self._nodes: dict[str, object] = {}
         self._events: set[asyncio.Task[None]] = set()
         self._backoff: dict[str, tuple[float, float]] = {}
@@ -308,10 +308,9 @@ class Worker:
             )
             if isinstance(outcome, Placement):
                 state = _reserve(state, outcome)
-            else:
+            elif outcome is True:  # waits, but would fit once running jobs end
                 turns.unplaced(turn.job)
-                if turn.held_behind is None:
-                    deadlines.append(turns.starves_at(turn.job))
+                deadlines.append(turns.starves_at(turn.job))
         if snapshots:
             metrics.record_domains(next(iter(snapshots.values())))
         return [d for d in deadlines if d > now]
@@ -324,7 +323,13 @@ class Worker:
         snapshots: dict[str, ClusterSnapshot],
         *,
         now: datetime,
-    ) -> Placement | None:
+    ) -> Placement | bool | None:
+        """Place one job, or say why it waits.
+
+        Returns the placement; True when the job waits but would fit on this cluster were
+        every running job to end (only such a job may hold the queue behind it); False
+        when it would not fit even then; None when it is held behind another job.
+        """
         job = record.job
         assert job is not None  # only valid jobs are enqueued
         if turn.held_behind is not None:
@@ -338,9 +343,10 @@ class Worker:
             await self._waiting(record, turn, "HeldBehind", message, now=now)
             return None
         generation = int(record.manifest["metadata"].get("generation", 0))
-        if self._tried.get(turn.job.key) == (self._capacity, generation):
+        tried = self._tried.get(turn.job.key)
+        if tried is not None and tried[:2] == (self._capacity, generation):
             await self._waiting(record, turn, None, None, now=now)
-            return None
+            return tried[2]
         topology = job.spec.topology.network_topology
         snapshot = snapshots.get(topology) or state.snapshot_for(job, now=now)
         started = time.perf_counter()
@@ -349,10 +355,17 @@ class Worker:
         if not isinstance(outcome, Placement):
             metrics.SCHEDULE_ATTEMPTS.labels(result="unschedulable").inc()
             snapshots[topology] = snapshot
-            self._tried[turn.job.key] = (self._capacity, generation)
+            idle = dataclasses.replace(state, used_gpus={}, reserved_gpus={})
+            fits = isinstance(place(job.to_demand(), idle.snapshot_for(job, now=now)), Placement)
+            self._tried[turn.job.key] = (self._capacity, generation, fits)
             message = f"{outcome.reason}\n{outcome.explanation}"
+            if not fits:
+                message += (
+                    "\nIt would not fit even if every running job ended, so it does not hold "
+                    "the jobs behind it."
+                )
             await self._waiting(record, turn, "Unschedulable", message, now=now)
-            return None
+            return fits
         metrics.SCHEDULE_ATTEMPTS.labels(result="placed").inc()
         snapshots.clear()
         snapshots[topology] = snapshot.with_allocation(outcome.gpus_by_node())

@@ -9,7 +9,9 @@ jobs may wait forever. So once a job that cannot be placed has waited longer tha
 ``starvation_seconds``, the jobs *behind* it are held: nothing after it is placed,
 and the GPUs that running jobs free accumulate for it. It is placed as soon as enough
 is free; the jobs behind it then go on. Jobs ahead of it (higher priority, or older)
-are not held. This is Kueue's StrictFIFO, switched on per job after a bound, instead of
+are not held, and neither is anyone behind a job that would not fit even on an idle
+cluster (more GPUs than exist under its maxTier, say): waiting cannot help it, so it
+must not stop the queue. This is Kueue's StrictFIFO, switched on per job after a bound, instead of
 for a whole queue.
 """
 

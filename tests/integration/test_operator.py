@@ -1,0 +1,411 @@
+"""The operator for real: ``netsched run`` against the real control plane, jobs from kubectl.
+
+Every test leaves the cluster to :func:`gangs.assert_invariants` (no over-commit, no
+orphans, every gang where its status says). The test cluster is a leaf/spine of 8-GPU
+KWOK nodes (8 nodes a leaf)::
+
+    #                 core-0
+    #                spine-0
+    #         leaf-0          leaf-1    ...
+    #     h0 .. h7         h0 .. h7
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from gangs import (
+    OperatorProcess,
+    condition,
+    events,
+    job,
+    phase,
+    pods,
+    set_pod_phase,
+    training_job,
+    wait_phase,
+)
+
+from conftest import Cluster
+
+pytestmark = pytest.mark.integration
+
+PATTERNS = ["DataParallel", "ModelParallel", "PipelineParallel", "ExpertParallel", "Hybrid", "None"]
+LEAF = "netsched.io/leaf"
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_each_pattern_is_placed_started_and_reported(api: Cluster, jobs: str, pattern: str) -> None:
+    name = f"j-{pattern.lower()}"
+    api.apply(training_job(name, jobs, replicas=3, pattern=pattern))
+    found = wait_phase(api, jobs, name, "Running")
+    status = found["status"]
+    assert status["gpus"] == 24
+    assert status["observedGeneration"] == found["metadata"]["generation"]
+    assert status["startTime"]
+    for kind, reason in (("Ready", "Valid"), ("Placed", "Placed"), ("Running", "AllPodsRunning")):
+        entry = condition(found, kind)
+        assert (entry["status"], entry["reason"]) == ("True", reason)
+        assert entry["observedGeneration"] == found["metadata"]["generation"]
+    placement = status["placement"]
+    assert [r["rank"] for r in placement["ranks"]] == [0, 1, 2]
+    assert placement["tiersSpanned"] in ("leaf", "spine")
+    assert placement["strategy"] == "netsched"
+    gang = pods(api, jobs, name)
+    assert [p["spec"]["nodeName"] for p in gang] == [r["node"] for r in placement["ranks"]]
+    reasons = {e["reason"] for e in events(api, jobs, name)}
+    assert {"Placed", "AllPodsRunning"} <= reasons
+
+
+def test_pods_carry_labels_owner_rendezvous_and_environment(api: Cluster, jobs: str) -> None:
+    api.apply(training_job("ddp", jobs, replicas=2, gpus=4))
+    found = wait_phase(api, jobs, "ddp", "Running")
+    uid = found["metadata"]["uid"]
+    for rank, pod in enumerate(pods(api, jobs, "ddp")):
+        metadata, spec = pod["metadata"], pod["spec"]
+        assert metadata["name"] == f"ddp-{rank}"
+        assert metadata["labels"]["netsched.io/job"] == "ddp"
+        assert metadata["labels"]["netsched.io/rank"] == str(rank)
+        assert [o["uid"] for o in metadata["ownerReferences"]] == [uid]
+        assert (spec["hostname"], spec["subdomain"]) == (f"ddp-{rank}", "ddp")
+        assert not spec.get("schedulingGates")
+        assert spec["nodeSelector"] == {"kubernetes.io/hostname": spec["nodeName"]}
+        env = {e["name"]: e["value"] for e in spec["containers"][0]["env"]}
+        assert env == {
+            "MASTER_ADDR": "ddp-0.ddp",
+            "MASTER_PORT": "29500",
+            "WORLD_SIZE": "2",
+            "RANK": str(rank),
+            "PET_NNODES": "2",
+            "PET_NODE_RANK": str(rank),
+            "PET_NPROC_PER_NODE": "4",
+            "PET_MASTER_ADDR": "ddp-0.ddp",
+            "PET_MASTER_PORT": "29500",
+        }
+    service = api.get("service", "ddp", "-n", jobs)
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["selector"] == {"netsched.io/job": "ddp"}
+    policy = api.get("networkpolicy", "ddp", "-n", jobs)
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"netsched.io/job": "ddp"}}
+    assert [o["uid"] for o in policy["metadata"]["ownerReferences"]] == [uid]
+
+
+def test_an_invalid_spec_creates_nothing_and_says_which_field(api: Cluster, jobs: str) -> None:
+    bad = training_job("bad", jobs, topology={"maxTier": "rack"})
+    api.apply(bad)
+    api.apply(training_job("good", jobs))
+    wait_phase(api, jobs, "good", "Running")
+    Cluster.wait_for(
+        lambda: (job(api, jobs, "bad").get("status") or {}).get("conditions"),
+        what="the invalid job's condition",
+    )
+    ready = condition(job(api, jobs, "bad"), "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    assert "spec.topology.maxTier" in ready["message"] and "rack" in ready["message"]
+    assert not pods(api, jobs, "bad")
+    assert not api.get("networkpolicies", "-n", jobs, "-l", "netsched.io/job=bad")["items"]
+    warning = [e for e in events(api, jobs, "bad") if e["reason"] == "InvalidSpec"]
+    assert warning and "spec.topology.maxTier" in warning[0]["message"]
+
+
+def test_a_stream_of_invalid_specs_does_not_stop_the_valid_ones(api: Cluster, jobs: str) -> None:
+    for index in range(6):
+        api.apply(training_job(f"bad-{index}", jobs, topology={"networkTopology": "nowhere"}))
+        api.apply(training_job(f"good-{index}", jobs, replicas=1, gpus=2))
+    for index in range(6):
+        wait_phase(api, jobs, f"good-{index}", "Running")
+        Cluster.wait_for(
+            lambda i=index: (job(api, jobs, f"bad-{i}").get("status") or {}).get("conditions"),
+            what=f"bad-{index} to be judged",
+        )
+        assert condition(job(api, jobs, f"bad-{index}"), "Ready")["reason"] == "InvalidSpec"
+
+
+def test_a_gang_too_big_waits_unschedulable_and_is_placed_when_capacity_frees(
+    api: Cluster, jobs: str
+) -> None:
+    leaves = _free_leaves(api)
+    # Fill every leaf but one to the brim, then take one node of the last one too.
+    for index, nodes in enumerate(leaves[:-1]):
+        api.apply(
+            training_job(f"fill-{index}", jobs, replicas=len(nodes), topology={"maxTier": "leaf"})
+        )
+    last = leaves[-1]
+    api.apply(training_job("part", jobs, replicas=1))
+    for index in range(len(leaves) - 1):
+        wait_phase(api, jobs, f"fill-{index}", "Running")
+    wait_phase(api, jobs, "part", "Running")
+    api.apply(training_job("whole-leaf", jobs, replicas=len(last), topology={"maxTier": "leaf"}))
+    found = wait_phase(api, jobs, "whole-leaf", "Unschedulable")
+    placed = condition(found, "Placed")
+    assert (placed["status"], placed["reason"]) == ("False", "Unschedulable")
+    assert f"needs {len(last)} pods of 8 GPUs" in placed["message"]
+    assert "under one leaf" in placed["message"]
+    assert found["status"]["queuePosition"] == 1
+    assert not any(p["spec"].get("nodeSelector") for p in pods(api, jobs, "whole-leaf"))
+    assert any(e["reason"] == "Unschedulable" for e in events(api, jobs, "whole-leaf"))
+    api.kubectl("delete", "tj", "part", "-n", jobs)
+    found = wait_phase(api, jobs, "whole-leaf", "Running")
+    assert found["status"]["placement"]["tiersSpanned"] == "leaf"
+    assert "queuePosition" not in found["status"]
+
+
+def test_all_pods_succeeding_finishes_the_job_and_the_ttl_deletes_it(
+    api: Cluster, jobs: str
+) -> None:
+    api.apply(training_job("done", jobs, runPolicy={"ttlSecondsAfterFinished": 3}))
+    wait_phase(api, jobs, "done", "Running")
+    for pod in pods(api, jobs, "done"):
+        set_pod_phase(api, jobs, pod["metadata"]["name"], "Succeeded")
+    found = wait_phase(api, jobs, "done", "Succeeded")
+    assert found["status"]["completionTime"]
+    assert condition(found, "Succeeded")["status"] == "True"
+    Cluster.wait_for(
+        lambda: api.kubectl("get", "tj", "done", "-n", jobs, check=False).returncode != 0,
+        what="the TTL to delete the job",
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"), [("RestartGang", "Running"), ("FailJob", "Failed")]
+)
+def test_a_failed_pod_restarts_the_gang_or_fails_the_job(
+    api: Cluster, jobs: str, policy: str, expected: str
+) -> None:
+    api.apply(training_job("flaky", jobs, runPolicy={"failurePolicy": policy, "backoffLimit": 2}))
+    wait_phase(api, jobs, "flaky", "Running")
+    before = {p["metadata"]["uid"] for p in pods(api, jobs, "flaky")}
+    set_pod_phase(api, jobs, "flaky-1", "Failed")
+    if expected == "Failed":
+        found = wait_phase(api, jobs, "flaky", "Failed")
+        assert condition(found, "Failed")["reason"] == "PodFailed"
+        Cluster.wait_for(
+            lambda: all(p["status"]["phase"] != "Running" for p in pods(api, jobs, "flaky")),
+            what="the failed job's pods to stop",
+        )
+        return
+    Cluster.wait_for(
+        lambda: (job(api, jobs, "flaky")["status"].get("restarts") == 1
+                 and phase(api, jobs, "flaky") == "Running"),
+        what="the gang to restart and run",
+    )  # fmt: skip
+    after = pods(api, jobs, "flaky")
+    assert not before & {p["metadata"]["uid"] for p in after}
+    assert all(p["metadata"]["annotations"]["netsched.io/restart"] == "1" for p in after)
+
+
+def test_the_backoff_limit_fails_the_job(api: Cluster, jobs: str) -> None:
+    api.apply(training_job("doomed", jobs, replicas=1, runPolicy={"backoffLimit": 1}))
+    for restarts in (0, 1):
+        Cluster.wait_for(
+            lambda r=restarts: (job(api, jobs, "doomed")["status"].get("restarts", 0) == r
+                                and phase(api, jobs, "doomed") == "Running"),
+            what=f"run {restarts}",
+        )  # fmt: skip
+        set_pod_phase(api, jobs, "doomed-0", "Failed")
+    found = wait_phase(api, jobs, "doomed", "Failed")
+    assert condition(found, "Failed")["reason"] == "BackoffLimitExceeded"
+
+
+def test_a_lost_node_restarts_the_gang_elsewhere(api: Cluster, jobs: str) -> None:
+    api.apply(training_job("survivor", jobs))
+    found = wait_phase(api, jobs, "survivor", "Running")
+    lost = found["status"]["placement"]["ranks"][0]["node"]
+    node = api.get("node", lost)
+    api.kubectl("delete", "node", lost)
+    try:
+        Cluster.wait_for(
+            lambda: (job(api, jobs, "survivor")["status"].get("restarts") == 1
+                     and phase(api, jobs, "survivor") == "Running"),
+            what="the gang to restart off the deleted node",
+        )  # fmt: skip
+        nodes = {r["node"] for r in job(api, jobs, "survivor")["status"]["placement"]["ranks"]}
+        assert lost not in nodes
+    finally:
+        _recreate(api, node)
+
+
+def test_a_node_going_not_ready_restarts_the_gang(api: Cluster, jobs: str) -> None:
+    api.apply(training_job("steady", jobs))
+    found = wait_phase(api, jobs, "steady", "Running")
+    sick = found["status"]["placement"]["ranks"][1]["node"]
+    # KWOK stops faking this node's kubelet: its lease lapses and the real node
+    # lifecycle controller marks it NotReady.
+    api.kubectl("annotate", "node", sick, "kwok.x-k8s.io/node-")
+    try:
+        Cluster.wait_for(
+            lambda: (job(api, jobs, "steady")["status"].get("restarts") == 1
+                     and phase(api, jobs, "steady") == "Running"),
+            what="the gang to restart off the NotReady node",
+            timeout=120,
+        )  # fmt: skip
+        nodes = {r["node"] for r in job(api, jobs, "steady")["status"]["placement"]["ranks"]}
+        assert sick not in nodes
+        assert condition(job(api, jobs, "steady"), "Placed")["status"] == "True"
+    finally:
+        api.kubectl("annotate", "node", sick, "kwok.x-k8s.io/node=fake", "--overwrite")
+        Cluster.wait_for(lambda: _ready(api, sick), what=f"{sick} Ready again", timeout=120)
+
+
+def test_the_operator_killed_mid_placement_leaves_no_duplicate_and_no_lost_job(
+    api: Cluster, operator: OperatorProcess, jobs: str
+) -> None:
+    names = [f"burst-{i}" for i in range(8)]
+    for name in names:
+        api.apply(training_job(name, jobs, replicas=2, gpus=4))
+    Cluster.wait_for(
+        lambda: any(p["spec"].get("nodeSelector") for p in pods(api, jobs)),
+        what="the first pins",
+    )
+    operator.kill()
+    operator.start()
+    for name in names:
+        wait_phase(api, jobs, name, "Running")
+        gang = pods(api, jobs, name)
+        assert [p["metadata"]["name"] for p in gang] == [f"{name}-0", f"{name}-1"]
+    assert len(pods(api, jobs)) == 2 * len(names)
+
+
+def test_conflicting_writes_are_retried(api: Cluster, jobs: str) -> None:
+    """A concurrent writer keeps bumping the job's resourceVersion; status writes that
+    lose the race (HTTP 409) are retried on a fresh read, and the job still runs."""
+    api.apply(training_job("contested", jobs))
+    script = (
+        "import subprocess, sys, time\n"
+        "end = time.monotonic() + 6\n"
+        "i = 0\n"
+        "while time.monotonic() < end:\n"
+        "    i += 1\n"
+        "    subprocess.run(sys.argv[1:] + [f'touch={i}', '--overwrite'], capture_output=True)\n"
+    )
+    writer = subprocess.Popen([
+        sys.executable, "-c", script, str(api.kubectl_binary), f"--kubeconfig={api.kubeconfig}",
+        "annotate", "tj", "contested", "-n", jobs,
+    ])  # fmt: skip
+    try:
+        wait_phase(api, jobs, "contested", "Running")
+    finally:
+        writer.wait(timeout=30)
+    assert int(job(api, jobs, "contested")["metadata"]["annotations"]["touch"]) > 1
+
+
+def test_the_operator_decides_what_netsched_place_decides_on_a_dump(
+    api: Cluster, jobs: str, tmp_path: Path
+) -> None:
+    manifest = training_job("replayed", jobs, replicas=3, pattern="ExpertParallel")
+    api.apply(manifest)
+    found = wait_phase(api, jobs, "replayed", "Running")
+    dump = api.get("nodes,pods,networktopologies,linkmeasurements", "-A")
+    dump["items"] = [
+        item for item in dump["items"]
+        if not (item["kind"] == "Pod"
+                and item["metadata"].get("labels", {}).get("netsched.io/job") == "replayed"
+                and item["metadata"]["namespace"] == jobs)
+    ]  # fmt: skip
+    (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(dump))
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(manifest))
+    result = subprocess.run(
+        [sys.executable, "-m", "netsched.cli", "place", "--cluster", str(tmp_path / "cluster.yaml"),
+         "--job", str(tmp_path / "job.yaml"), "-o", "json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    answer = json.loads(result.stdout)
+    assert [r["node"] for r in answer["placement"]] == [
+        r["node"] for r in found["status"]["placement"]["ranks"]
+    ]
+    assert answer["predicted"]["commSecondsPerStep"] == pytest.approx(
+        found["status"]["placement"]["predictedCommSecondsPerStep"]
+    )
+
+
+def test_priority_goes_first_and_the_queue_position_is_shown(api: Cluster, jobs: str) -> None:
+    leaves = _free_leaves(api)
+    for index, nodes in enumerate(leaves):
+        api.apply(
+            training_job(f"fill-{index}", jobs, replicas=len(nodes), topology={"maxTier": "leaf"})
+        )
+    for index in range(len(leaves)):
+        wait_phase(api, jobs, f"fill-{index}", "Running")
+    api.apply(training_job("low", jobs, replicas=1, priority=1))
+    wait_phase(api, jobs, "low", "Unschedulable")
+    api.apply(training_job("high", jobs, replicas=1, priority=10))
+    Cluster.wait_for(
+        lambda: (job(api, jobs, "high")["status"].get("queuePosition"),
+                 job(api, jobs, "low")["status"].get("queuePosition")) == (1, 2),
+        what="high to be first in the queue",
+    )  # fmt: skip
+    api.kubectl("delete", "tj", "fill-0", "-n", jobs)
+    wait_phase(api, jobs, "high", "Running")
+    wait_phase(api, jobs, "low", "Running")
+
+
+def test_the_metrics_follow_what_happens(
+    api: Cluster, operator: OperatorProcess, jobs: str
+) -> None:
+    before = operator.scrape()
+    api.apply(training_job("counted", jobs, replicas=2))
+    api.apply(training_job("refused", jobs, topology={"maxTier": "nowhere"}))
+    wait_phase(api, jobs, "counted", "Running")
+    Cluster.wait_for(
+        lambda: operator.scrape().get('netsched_jobs{phase="Running"}', 0) >= 1,
+        what="the Running gauge",
+    )
+    after = operator.scrape()
+    placed = 'netsched_schedule_attempts_total{result="placed"}'
+    assert after[placed] >= before.get(placed, 0) + 1
+    assert after["netsched_placement_decision_seconds_count"] > before.get(
+        "netsched_placement_decision_seconds_count", 0
+    )
+    assert after["netsched_create_to_bound_seconds_count"] > before.get(
+        "netsched_create_to_bound_seconds_count", 0
+    )
+    tiers = [k for k in after if k.startswith("netsched_placements_total{")]
+    assert tiers and sum(after[k] for k in tiers) >= 1
+    assert any(k.startswith("netsched_placement_cross_tier_bytes_count{level=") for k in after)
+    assert any(k.startswith('netsched_free_gpus{domain="core-0') for k in after)
+    assert "netsched_build_info{python" in "".join(after)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _free_leaves(api: Cluster) -> list[list[str]]:
+    """Nodes per leaf with nothing running, leaves with only empty nodes, in path order."""
+    nodes = api.get("nodes", "-l", LEAF)["items"]
+    busy = {
+        p["spec"].get("nodeName")
+        for p in api.get("pods", "-A")["items"]
+        if p["status"].get("phase") not in ("Succeeded", "Failed")
+    }
+    leaves: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for node in nodes:
+        labels = node["metadata"]["labels"]
+        path = (labels["netsched.io/core"], labels["netsched.io/spine"], labels[LEAF])
+        if _ready(api, node=node):
+            leaves[path].append(node["metadata"]["name"])
+    full = [sorted(names) for _, names in sorted(leaves.items()) if not busy & set(names)]
+    assert len(full) >= 2, f"the test needs two idle leaves, found {len(full)}"
+    return full
+
+
+def _ready(api: Cluster, name: str | None = None, *, node: dict[str, Any] | None = None) -> bool:
+    node = node or api.get("node", name or "")
+    conditions = node.get("status", {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def _recreate(api: Cluster, node: dict[str, Any]) -> None:
+    from netsched.devcluster.nodes import node_manifest
+    from netsched.domain.nodes import NodeInfo
+
+    name = node["metadata"]["name"]
+    info = NodeInfo(name=name, labels=node["metadata"]["labels"], allocatable_gpus=8)
+    api.kubectl("create", "-f", "-", input=json.dumps(node_manifest(info)))
+    Cluster.wait_for(lambda: _ready(api, name), what="the node to come back")
