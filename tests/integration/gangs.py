@@ -147,6 +147,11 @@ def job(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
     return found
 
 
+def status_of(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
+    """The job's status, ``{}`` before the operator first writes it."""
+    return dict(job(cluster, namespace, name).get("status") or {})
+
+
 def phase(cluster: Cluster, namespace: str, name: str) -> str | None:
     result = cluster.kubectl(
         "get", "tj", name, "-n", namespace, "-o", "jsonpath={.status.phase}", check=False

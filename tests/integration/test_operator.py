@@ -29,11 +29,13 @@ from gangs import (
     phase,
     pods,
     set_pod_phase,
+    status_of,
     training_job,
     wait_phase,
 )
 
 from conftest import Cluster
+from netsched.devcluster.kwok import NOT_READY_LABEL
 
 pytestmark = pytest.mark.integration
 
@@ -192,7 +194,7 @@ def test_a_failed_pod_restarts_the_gang_or_fails_the_job(
         )
         return
     Cluster.wait_for(
-        lambda: (job(api, jobs, "flaky")["status"].get("restarts") == 1
+        lambda: (status_of(api, jobs, "flaky").get("restarts") == 1
                  and phase(api, jobs, "flaky") == "Running"),
         what="the gang to restart and run",
     )  # fmt: skip
@@ -205,7 +207,7 @@ def test_the_backoff_limit_fails_the_job(api: Cluster, jobs: str) -> None:
     api.apply(training_job("doomed", jobs, replicas=1, runPolicy={"backoffLimit": 1}))
     for restarts in (0, 1):
         Cluster.wait_for(
-            lambda r=restarts: (job(api, jobs, "doomed")["status"].get("restarts", 0) == r
+            lambda r=restarts: (status_of(api, jobs, "doomed").get("restarts", 0) == r
                                 and phase(api, jobs, "doomed") == "Running"),
             what=f"run {restarts}",
         )  # fmt: skip
@@ -222,11 +224,11 @@ def test_a_lost_node_restarts_the_gang_elsewhere(api: Cluster, jobs: str) -> Non
     api.kubectl("delete", "node", lost)
     try:
         Cluster.wait_for(
-            lambda: (job(api, jobs, "survivor")["status"].get("restarts") == 1
+            lambda: (status_of(api, jobs, "survivor").get("restarts") == 1
                      and phase(api, jobs, "survivor") == "Running"),
             what="the gang to restart off the deleted node",
         )  # fmt: skip
-        nodes = {r["node"] for r in job(api, jobs, "survivor")["status"]["placement"]["ranks"]}
+        nodes = {r["node"] for r in status_of(api, jobs, "survivor")["placement"]["ranks"]}
         assert lost not in nodes
     finally:
         _recreate(api, node)
@@ -236,21 +238,20 @@ def test_a_node_going_not_ready_restarts_the_gang(api: Cluster, jobs: str) -> No
     api.apply(training_job("steady", jobs))
     found = wait_phase(api, jobs, "steady", "Running")
     sick = found["status"]["placement"]["ranks"][1]["node"]
-    # KWOK stops faking this node's kubelet: its lease lapses and the real node
-    # lifecycle controller marks it NotReady.
-    api.kubectl("annotate", "node", sick, "kwok.x-k8s.io/node-")
+    # KWOK's own chaos stage turns the node's Ready condition False, as a failed kubelet.
+    api.kubectl("label", "node", sick, f"{NOT_READY_LABEL}=true")
     try:
         Cluster.wait_for(
-            lambda: (job(api, jobs, "steady")["status"].get("restarts") == 1
+            lambda: (status_of(api, jobs, "steady").get("restarts") == 1
                      and phase(api, jobs, "steady") == "Running"),
             what="the gang to restart off the NotReady node",
             timeout=120,
         )  # fmt: skip
-        nodes = {r["node"] for r in job(api, jobs, "steady")["status"]["placement"]["ranks"]}
+        nodes = {r["node"] for r in status_of(api, jobs, "steady")["placement"]["ranks"]}
         assert sick not in nodes
         assert condition(job(api, jobs, "steady"), "Placed")["status"] == "True"
     finally:
-        api.kubectl("annotate", "node", sick, "kwok.x-k8s.io/node=fake", "--overwrite")
+        api.kubectl("label", "node", sick, f"{NOT_READY_LABEL}-")
         Cluster.wait_for(lambda: _ready(api, sick), what=f"{sick} Ready again", timeout=120)
 
 
@@ -337,8 +338,8 @@ def test_priority_goes_first_and_the_queue_position_is_shown(api: Cluster, jobs:
     wait_phase(api, jobs, "low", "Unschedulable")
     api.apply(training_job("high", jobs, replicas=1, priority=10))
     Cluster.wait_for(
-        lambda: (job(api, jobs, "high")["status"].get("queuePosition"),
-                 job(api, jobs, "low")["status"].get("queuePosition")) == (1, 2),
+        lambda: (status_of(api, jobs, "high").get("queuePosition"),
+                 status_of(api, jobs, "low").get("queuePosition")) == (1, 2),
         what="high to be first in the queue",
     )  # fmt: skip
     api.kubectl("delete", "tj", "fill-0", "-n", jobs)

@@ -228,10 +228,6 @@ def _component_arguments(
             "--use-service-account-credentials=true",
             "--kube-api-qps=200",
             "--kube-api-burst=400",
-            # A node whose (fake) kubelet stops renewing its lease is NotReady after 20 s
-            # instead of 50 s, so node-loss tests take seconds, not minutes.
-            "--node-monitor-grace-period=20s",
-            "--node-monitor-period=2s",
         ],
         "kube-scheduler": [
             *component("kube-scheduler"),

@@ -3,7 +3,8 @@
 KWOK ships its lifecycle stages as kustomize trees in its Go module
 (``kustomize/stage/...``). Rather than copy them into this repository, we read
 the module from the Go module cache and follow the ``fast`` kustomization
-(nodes become Ready at once and keep a lease; pods go Running at once), so the
+(nodes become Ready at once and keep a lease; pods go Running at once), plus its
+chaos stage that makes a labelled node NotReady, so the
 stages always match the KWOK version that ``hack/kwok/go.mod`` pins.
 """
 
@@ -19,6 +20,10 @@ from netsched.devcluster.binaries import KWOK_VERSION, hack_dir
 from netsched.devcluster.failures import ComponentError, tail
 
 STAGE_SET = "kustomize/stage/fast"
+NOT_READY_STAGE = "kustomize/stage/node/chaos/node-not-ready.yaml"
+"""KWOK's own chaos stage: a node labelled :data:`NOT_READY_LABEL` goes NotReady (and
+comes back when the label goes), so tests can lose a node as a dead kubelet would."""
+NOT_READY_LABEL = "node-not-ready.stage.kwok.x-k8s.io"
 FAKE_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 NODE_LEASE_SECONDS = 40
 
@@ -54,9 +59,9 @@ def _stage_files(kustomization_dir: Path) -> list[Path]:
 
 
 def stage_documents(root: Path) -> list[dict[str, object]]:
-    """The Stage objects of KWOK's ``fast`` stage set."""
+    """The Stage objects of KWOK's ``fast`` stage set, and its node-not-ready stage."""
     documents: list[dict[str, object]] = []
-    for path in _stage_files(root / STAGE_SET):
+    for path in [*_stage_files(root / STAGE_SET), root / NOT_READY_STAGE]:
         documents += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
     return documents
 
