@@ -147,3 +147,18 @@ def test_each_job_talks_to_itself_dns_and_its_peers_only(
     intended |= {(scraper_pod, pod, only("TCP", port=SCRAPE_PORT)) for pod in gang_a}
     intended |= {(pod, STORAGE, only("TCP", port=443)) for pod in gang_b}
     assert measured == intended
+
+
+def test_the_policy_is_removed_with_its_job(api: Cluster, namespace: str) -> None:
+    launch(api, training_job("job-c", namespace, replicas=2, isolation={}))
+
+    api.kubectl("delete", "trainingjob", "job-c", "-n", namespace, "--cascade=background")
+
+    # The garbage collector watches a resource only once its discovery resync (every 30 s)
+    # has seen it: on a fresh cluster, whose CRDs the `api` fixture has just installed, the
+    # first deletion of a TrainingJob took 41 s here.
+    api.wait_for(
+        lambda: not api.get("networkpolicies,pods", "-n", namespace)["items"] or None,
+        what="the garbage collector to delete job-c's NetworkPolicy and pods",
+        timeout=180,
+    )
