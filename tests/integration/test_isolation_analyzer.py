@@ -6,12 +6,13 @@ the intended connectivity between two jobs, a metrics scraper, the cluster DNS a
     namespace B: b-0 b-1                                      spec lets out to 10.99.0.0/16 TCP 443
     monitoring/prometheus   kube-system/coredns   <other namespace>/web
 
-What goes through the API server is what netsched makes: both TrainingJobs (so the pods have
-a real owner, and the objects are built from the job as the server holds it, defaults filled),
-their gated pods (they stay Pending) and their NetworkPolicies, all read back before the
-analysis. The bystander pods are manifests only: a pod labelled ``k8s-app: kube-dns`` created in
-a shared cluster's kube-system would join its DNS Service, and ``monitoring`` is a namespace this
-test does not own. NCA analyses objects, so no pod needs to run.
+What goes through the API server: both TrainingJobs, so that pods and policies are built from
+the job as the server holds it (defaults filled, a real uid to own them), and each job's
+NetworkPolicy, created and read back. Every pod is a manifest only, as ``gang_pod`` builds it:
+an operator watching the cluster (``netsched run`` on a shared dev cluster, or another test's)
+creates the gang's pods itself under the same names, and a pod labelled ``k8s-app: kube-dns`` in
+a shared cluster's kube-system would join its DNS Service. NCA analyses objects, so no pod needs
+to run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 from conftest import Cluster
 from integration.connectivity import ALL_CONNECTIONS, Connection, connectivity, only
 from netsched.api import TrainingJob
-from netsched.domain.manifests import JOB_LABEL, gang_pod, network_policy
+from netsched.domain.manifests import gang_pod, network_policy
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +33,7 @@ ANYWHERE = "0.0.0.0/0"
 STORAGE = "10.99.0.0/16"
 SCRAPE_PORT = 8080
 MONITORING = "monitoring"
+FIELD_MANAGER = "isolation-test"
 
 
 def training_job(name: str, namespace: str, *, replicas: int, isolation: Any) -> dict[str, Any]:
@@ -69,26 +71,28 @@ def bystander(name: str, namespace: str, labels: dict[str, str]) -> dict[str, An
 
 
 def launch(api: Cluster, manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """Create the job, then its gated pods and NetworkPolicy as netsched would; return the
-    pods and the policy as the server holds them.
+    """Create the job and its NetworkPolicy as netsched does; return the gang's pods as built
+    and the policy as the server holds it.
 
-    Strict field validation makes the server refuse a field it does not know, where by
-    default it would drop it with a warning: accepted here means accepted whole.
+    Strict field validation makes the server refuse a field it does not know, where by default
+    it would drop it with a warning: accepted here means accepted whole. An operator that
+    reconciles the job meanwhile builds the same policy, so this apply co-owns that object
+    (server-side apply conflicts only on differing values) instead of racing it.
     """
     api.apply(manifest)
     meta = manifest["metadata"]
     job = api.get("trainingjob", meta["name"], "-n", meta["namespace"])
     gpus_per_pod = TrainingJob.model_validate(job).spec.template.gpus_per_pod()
+    pods = [
+        gang_pod(job, rank=rank, gpus_per_pod=gpus_per_pod)
+        for rank in range(job["spec"]["replicas"])
+    ]
     policy = network_policy(job)
     assert policy is not None, "isolation.networkPolicy defaults to true"
-    for rank in range(job["spec"]["replicas"]):
-        api.apply(gang_pod(job, rank=rank, gpus_per_pod=gpus_per_pod), "--validate=strict")
-    api.apply(policy, "--validate=strict")
+    api.apply(policy, "--validate=strict", f"--field-manager={FIELD_MANAGER}")
     held = api.get("networkpolicy", meta["name"], "-n", meta["namespace"])
     assert held["spec"] == policy["spec"], "the server holds the policy as built"
-    pods = api.get("pods", "-n", meta["namespace"], "-l", f"{JOB_LABEL}={meta['name']}")
-    assert len(pods["items"]) == job["spec"]["replicas"]
-    return [*pods["items"], held]
+    return [*pods, held]
 
 
 def names(objects: list[dict[str, Any]]) -> list[str]:
@@ -158,7 +162,7 @@ def test_the_policy_is_removed_with_its_job(api: Cluster, namespace: str) -> Non
     # has seen it: on a fresh cluster, whose CRDs the `api` fixture has just installed, the
     # first deletion of a TrainingJob took 41 s here.
     api.wait_for(
-        lambda: not api.get("networkpolicies,pods", "-n", namespace)["items"] or None,
-        what="the garbage collector to delete job-c's NetworkPolicy and pods",
+        lambda: not api.get("networkpolicies", "-n", namespace)["items"] or None,
+        what="the garbage collector to delete job-c's NetworkPolicy",
         timeout=180,
     )
