@@ -87,7 +87,7 @@ def test_node_ready(conditions: list[dict[str, str]], ready: bool) -> None:
 
 
 def test_a_node_without_a_name_is_an_error() -> None:
-    with pytest.raises(ObjectError, match="metadata.name"):
+    with pytest.raises(ObjectError, match=r"metadata\.name"):
         node_info({"metadata": {}})
 
 
