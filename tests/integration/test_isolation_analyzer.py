@@ -2,9 +2,9 @@
 independent analyzer (np-guard's network-config-analyzer, see ``connectivity``) finds exactly
 the intended connectivity between two jobs, a metrics scraper, the cluster DNS and bystanders.
 
-    namespace A: a-0 a-1 a-2  (+ notebook, not in the gang)   spec lets in monitoring on TCP 8080
-    namespace B: b-0 b-1                                      spec lets out to 10.99.0.0/16 TCP 443
-    monitoring/prometheus   kube-system/coredns   <other namespace>/web
+    namespace A: job-a-0 job-a-1 job-a-2, notebook (not in the gang)   in: monitoring, TCP 8080
+    namespace B: job-b-0 job-b-1                                      out: 10.99.0.0/16, TCP 443
+    monitoring/prometheus   kube-system/coredns   <another namespace>/web
 
 What goes through the API server: both TrainingJobs, so that pods and policies are built from
 the job as the server holds it (defaults filled, a real uid to own them), and each job's
@@ -143,6 +143,7 @@ def test_each_job_talks_to_itself_dns_and_its_peers_only(
     (scraper_pod, dns_pod, neighbour_pod, unrelated_pod) = names(
         [scraper, dns, neighbour, unrelated]
     )
+    # No policy selects the bystanders: they talk to each other and to anywhere.
     free = [scraper_pod, dns_pod, neighbour_pod, unrelated_pod, ANYWHERE]
     intended: set[Connection] = {(s, d, ALL_CONNECTIONS) for s in free for d in free if s != d}
     for gang in (gang_a, gang_b):
