@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NETSCHED := $(BIN)/netsched
+NCA_VENV := .venv-nca
+NCA := $(NCA_VENV)/bin/nca
 export GOTOOLCHAIN ?= local
 
-.PHONY: demo test install lint unit integration binaries crds bench down clean
+.PHONY: demo test install nca lint unit integration binaries crds bench down clean
 
 $(BIN)/netsched: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +17,13 @@ $(BIN)/netsched: pyproject.toml
 	@touch $@
 
 install: $(BIN)/netsched ## the virtualenv with netsched and its dev tools
+
+$(NCA): hack/nca/requirements.txt
+	$(PYTHON) -m venv $(NCA_VENV)
+	$(NCA_VENV)/bin/pip install --quiet --requirement hack/nca/requirements.txt
+	@touch $@
+
+nca: $(NCA) ## network-config-analyzer in a virtualenv of its own (its pins clash with netsched's)
 
 binaries: install ## build (once) the control-plane binaries into ~/.cache/netsched
 	$(NETSCHED) dev-cluster build
@@ -33,10 +42,10 @@ lint: install ## ruff, mypy --strict, the import contracts
 unit: install
 	$(BIN)/pytest tests/unit -q
 
-integration: binaries
+integration: binaries nca
 	$(BIN)/pytest tests/integration -q
 
-test: lint binaries ## everything CI runs
+test: lint binaries nca ## everything CI runs
 	$(BIN)/pytest tests -q
 
 crds: install ## regenerate crds/ from the pydantic models
@@ -49,4 +58,4 @@ down: install
 	$(NETSCHED) dev-cluster down
 
 clean: down
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(NCA_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

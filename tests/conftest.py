@@ -115,12 +115,26 @@ def api(cluster: Cluster) -> Cluster:
 
 
 @pytest.fixture
-def namespace(cluster: Cluster) -> Iterator[str]:
+def namespaces(cluster: Cluster) -> Iterator[Callable[[], str]]:
+    """Makes fresh namespaces on demand (a test of several jobs wants one each); every one is
+    deleted (without waiting) after the test."""
+    made: list[str] = []
+
+    def fresh() -> str:
+        name = f"t-{uuid.uuid4().hex[:8]}"
+        cluster.kubectl("create", "namespace", name)
+        made.append(name)
+        return name
+
+    yield fresh
+    for name in made:
+        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def namespace(namespaces: Callable[[], str]) -> str:
     """A fresh namespace, deleted (without waiting) after the test."""
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    cluster.kubectl("create", "namespace", name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    return namespaces()
 
 
 @pytest.fixture(scope="module")
