@@ -173,13 +173,16 @@ def network_policy(job: Mapping[str, Any]) -> dict[str, Any] | None:
     isolation = job["spec"].get("isolation") or {}
     if not isolation.get("networkPolicy", True):
         return None
-    gang = {"podSelector": {"matchLabels": {JOB_LABEL: name}}}
+
+    def gang() -> dict[str, Any]:  # a fresh dict each time: no aliasing in the YAML
+        return {"podSelector": {"matchLabels": {JOB_LABEL: name}}}
+
     dns = {
         "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": CLUSTER_DNS_SELECTOR}}],
         "ports": [{"protocol": p, "port": DNS_PORT} for p in ("UDP", "TCP")],
     }
-    ingress = [{"from": [gang]}, *(_rule("from", p) for p in isolation.get("ingress") or [])]
-    egress = [{"to": [gang]}, dns, *(_rule("to", p) for p in isolation.get("egress") or [])]
+    ingress = [{"from": [gang()]}, *(_rule("from", p) for p in isolation.get("ingress") or [])]
+    egress = [{"to": [gang()]}, dns, *(_rule("to", p) for p in isolation.get("egress") or [])]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
