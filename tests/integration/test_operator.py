@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 from gangs import (
+    STARVATION_SECONDS,
     OperatorProcess,
     condition,
     events,
@@ -410,3 +412,56 @@ def _recreate(api: Cluster, node: dict[str, Any]) -> None:
     info = NodeInfo(name=name, labels=node["metadata"]["labels"], allocatable_gpus=8)
     api.kubectl("create", "-f", "-", input=json.dumps(node_manifest(info)))
     Cluster.wait_for(lambda: _ready(api, name), what="the node to come back")
+
+
+def test_a_large_gang_behind_a_stream_of_small_ones_is_placed_within_the_bound(
+    api: Cluster, jobs: str
+) -> None:
+    """Starvation: the cluster is full of one-node jobs and more keep coming as others end.
+
+    Backfilling alone would hand every freed node to the next small job and the
+    whole-leaf job would wait forever. Once it has waited STARVATION_SECONDS, the jobs
+    behind it are held, the nodes that free up are kept for it, and it runs as soon as a
+    leaf is free: within the bound plus the time the running jobs take to free a leaf.
+    """
+    leaves = _free_leaves(api)
+    nodes = sum(len(leaf) for leaf in leaves)
+    small = [f"small-{i}" for i in range(nodes)]
+    for name in small:
+        api.apply(training_job(name, jobs, replicas=1))
+    for name in small:
+        wait_phase(api, jobs, name, "Running")
+    leaf_size = len(leaves[0])
+    api.apply(training_job("large", jobs, replicas=leaf_size, topology={"maxTier": "leaf"}))
+    wait_phase(api, jobs, "large", "Unschedulable")
+    started = time.monotonic()
+    submitted, backfilled, held = len(small), set(), set()
+    while True:
+        listed = {
+            j["metadata"]["name"]: j.get("status") or {} for j in api.get("tj", "-n", jobs)["items"]
+        }
+        if listed["large"].get("phase") in ("Placing", "Running"):
+            break
+        assert time.monotonic() - started < STARVATION_SECONDS + 60, "the large job starved"
+        for name, status in listed.items():
+            if name == "large":
+                continue
+            reasons = {c["type"]: c["reason"] for c in status.get("conditions") or []}
+            if reasons.get("Placed") == "HeldBehind":
+                held.add(name)
+            if int(name.rpartition("-")[2]) >= len(small) and status.get("phase") == "Running":
+                backfilled.add(name)
+        # The stream: the oldest running small job ends, a new one arrives.
+        oldest = min(
+            (n for n, st in listed.items() if n != "large" and st.get("phase") == "Running"),
+            key=lambda n: int(n.rpartition("-")[2]),
+        )
+        set_pod_phase(api, jobs, f"{oldest}-0", "Succeeded")
+        api.apply(training_job(f"small-{submitted}", jobs, replicas=1))
+        submitted += 1
+        time.sleep(0.5)
+    waited = time.monotonic() - started
+    wait_phase(api, jobs, "large", "Running")
+    assert backfilled, "small jobs should backfill while the large one is young"
+    assert held, "small jobs should be held behind the starving large one"
+    assert waited >= STARVATION_SECONDS - 1

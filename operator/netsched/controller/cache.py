@@ -7,6 +7,10 @@ turns the indexes into what one decision reads: a
 :class:`~netsched.clusterfile.ClusterState` (the same type ``netsched place`` reads
 from a file), the gang pods of each job, and the jobs themselves.
 
+A row function returns ``{}``, never None, for an object that holds nothing: kopf keeps
+an object's previous entries when its indexer returns None, so a pod that finished
+would go on holding its GPUs.
+
 **Read your own writes.** A watch event arrives a little after the write that caused
 it. The worker's next decision must not hand out GPUs it has just promised, so pods
 it pinned are counted from :meth:`Cache.pinned` until the index shows them pinned;
@@ -49,34 +53,34 @@ class Held:
 # --- rows: called by kopf on every event ------------------------------------------------------
 
 
-def node_row(body: Mapping[str, Any]) -> dict[str, NodeInfo] | None:
+def node_row(body: Mapping[str, Any]) -> dict[str, NodeInfo]:
     try:
         info = node_info(body)
     except ObjectError as error:
         log.warning("node %s ignored: %s", body.get("metadata", {}).get("name"), error)
-        return None
+        return {}
     return {info.name: info}
 
 
-def pod_row(body: Mapping[str, Any]) -> dict[str, Held] | None:
+def pod_row(body: Mapping[str, Any]) -> dict[str, Held]:
     try:
         held = pod_occupancy(body)
     except ObjectError as error:
         log.warning("pod %s ignored: %s", _key(body), error)
-        return None
+        return {}
     if held is None or held.gpus == 0:
-        return None
+        return {}
     return {held.node: Held(pod=_key(body), gpus=held.gpus, bound=held.bound)}
 
 
-def gang_row(body: Mapping[str, Any]) -> dict[tuple[str, str], GangPod] | None:
+def gang_row(body: Mapping[str, Any]) -> dict[tuple[str, str], GangPod]:
     metadata = body.get("metadata", {})
     labels = metadata.get("labels") or {}
     try:
         rank = int(labels.get(RANK_LABEL, ""))
         restart = int((metadata.get("annotations") or {}).get(RESTARTS_ANNOTATION, "0"))
     except ValueError:
-        return None
+        return {}
     spec, status = body.get("spec", {}), body.get("status") or {}
     gates = spec.get("schedulingGates") or []
     pod = GangPod(
@@ -97,21 +101,21 @@ def job_row(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(metadata["namespace"], metadata["name"]): _plain(body)}
 
 
-def topology_row(body: Mapping[str, Any]) -> dict[str, NetworkTopology] | None:
+def topology_row(body: Mapping[str, Any]) -> dict[str, NetworkTopology]:
     try:
         topology = NetworkTopology.model_validate(body)
     except ValidationError as error:
         log.warning("NetworkTopology %s ignored: %s", body["metadata"]["name"], error)
-        return None
+        return {}
     return {body["metadata"]["name"]: topology}
 
 
-def measurement_row(body: Mapping[str, Any]) -> dict[str, LinkMeasurement] | None:
+def measurement_row(body: Mapping[str, Any]) -> dict[str, LinkMeasurement]:
     try:
         measurement = LinkMeasurement.model_validate(body)
     except ValidationError as error:
         log.warning("LinkMeasurement %s ignored: %s", _key(body), error)
-        return None
+        return {}
     return {_key(body): measurement}
 
 
