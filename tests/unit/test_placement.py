@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from strategies_gen import TIERS, clusters, demands
 
 from netsched.domain.demand import ParallelDegrees, Pattern
-from netsched.domain.gang import ring_order
 from netsched.domain.placement import (
     STRATEGIES,
     OptimalUnsupported,
@@ -17,6 +16,7 @@ from netsched.domain.placement import (
     Unschedulable,
     place,
 )
+from netsched.domain.ring import ring_order
 
 #            core-x
 #       /             \

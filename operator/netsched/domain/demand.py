@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from netsched.domain.scheme import TopologyScheme
+
 
 class Pattern(StrEnum):
     """How a job's ranks talk to each other in each training step."""
@@ -68,3 +70,24 @@ class Demand:
     @property
     def total_gpus(self) -> int:
         return self.replicas * self.gpus_per_pod
+
+
+def demand_problem(demand: Demand, scheme: TopologyScheme) -> str | None:
+    """What is wrong with ``demand`` for this scheme, or None if nothing."""
+    tiers = ", ".join(scheme.tier_names)
+    if demand.replicas < 1:
+        return f"replicas must be at least 1, got {demand.replicas}"
+    if demand.gpus_per_pod < 0:
+        return f"GPUs per pod must not be negative, got {demand.gpus_per_pod}"
+    for field, tier in (("maxTier", demand.max_tier), ("preferredTier", demand.preferred_tier)):
+        if tier is not None and tier not in scheme.tier_names:
+            return f"{field} {tier!r} is not a tier of this topology; use one of {tiers}"
+    degrees = demand.degrees
+    if demand.pattern is Pattern.HYBRID and (
+        degrees is None or degrees.total != demand.total_gpus or demand.gpus_per_pod < 1
+    ):
+        return (
+            f"Hybrid needs parallelism degrees with tensor*pipeline*data = "
+            f"{demand.total_gpus} (replicas * GPUs per pod), got {degrees}"
+        )
+    return None
