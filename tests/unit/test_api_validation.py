@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from builders import node, snapshot
 from pydantic import ValidationError
 
 from integration.invalid.corpus import Case, load_cases
@@ -23,6 +24,7 @@ from netsched.api import (
     validate_training_job,
 )
 from netsched.api.validation import scheme_for
+from netsched.domain.placement import STRATEGIES, Unschedulable, place
 from netsched.domain.scheme import DEFAULT_SCHEME
 
 EXAMPLES = Path(__file__).parents[2] / "deploy" / "examples"
@@ -146,6 +148,32 @@ def test_messages_name_the_field_the_fault_and_the_fix() -> None:
         "first: host, leaf, spine, core): use one of those"
     )
     assert str(tier).startswith("spec.topology.maxTier: maxTier")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"communication": {"pattern": "Hybrid", "bytesPerStep": 1, "tensorParallel": 8,
+                           "pipelineParallel": 4, "dataParallel": 4}},
+        {"communication": {"pattern": "Hybrid", "bytesPerStep": 1, "tensorParallel": 16,
+                           "pipelineParallel": 2, "dataParallel": 2}},
+        {"topology": {"maxTier": "rack", "preferredTier": "pod"}},
+        {"topology": {"maxTier": "leaf", "preferredTier": "spine"}},
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_placement_refuses_an_invalid_job_in_the_validators_words(
+    spec: dict[str, Any], strategy: str
+) -> None:
+    """One rule, one wording: what InvalidSpec says is what an Unschedulable says."""
+    bad = job(**spec)
+    problems = validate_training_job(bad, topology=None)
+
+    outcome = place(bad.to_demand(), snapshot(node("n1")), strategy=strategy)
+
+    assert problems
+    assert isinstance(outcome, Unschedulable)
+    assert outcome.reason == "; ".join(str(problem) for problem in problems)
 
 
 def test_summary_lists_one_problem_per_line() -> None:

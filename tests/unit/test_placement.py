@@ -233,12 +233,24 @@ class TestUnschedulable:
     @pytest.mark.parametrize(
         ("job", "message"),
         [
-            (demand(2, max_tier="rack"), "maxTier 'rack' is not a tier of this topology"),
-            (demand(2, preferred_tier="pod"), "preferredTier 'pod' is not a tier"),
-            (demand(0), "replicas must be at least 1"),
+            (
+                demand(2, max_tier="rack"),
+                'spec.topology.maxTier: maxTier "rack" is not a tier of NetworkTopology "default"',
+            ),
+            (demand(2, preferred_tier="pod"), 'preferredTier "pod" is not a tier'),
+            (
+                demand(2, max_tier="leaf", preferred_tier="spine"),
+                "spec.topology.preferredTier: preferredTier must not be wider than maxTier",
+            ),
+            (demand(0), "spec.replicas: replicas must be at least 1"),
+            (demand(2, pattern=Pattern.HYBRID), "spec.communication.pattern: pattern Hybrid needs"),
             (
                 demand(2, pattern=Pattern.HYBRID, degrees=ParallelDegrees(8, 1, 1)),
-                "Hybrid needs parallelism degrees",
+                "spec.communication: tensorParallel x pipelineParallel x dataParallel must equal",
+            ),
+            (
+                demand(2, pattern=Pattern.HYBRID, degrees=ParallelDegrees(16, 1, 1)),
+                "spec.communication.tensorParallel: tensorParallel 16 must divide the 8 GPUs",
             ),
         ],
     )

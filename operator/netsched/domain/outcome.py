@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from netsched.domain.capacity import Capacity
 from netsched.domain.cost import Cost, predict
-from netsched.domain.demand import Demand, demand_problem
+from netsched.domain.demand import Demand, demand_problems
 from netsched.domain.explanation import explain, no_room_context, no_room_reason
 from netsched.domain.topology import ClusterSnapshot
 
@@ -85,15 +85,17 @@ def checked(name: str) -> Callable[[Strategy], Strategy]:
     """Decorate a strategy so that a malformed demand becomes :class:`Unschedulable`.
 
     Bad input (unknown tier names, Hybrid without matching degrees) must never crash
-    the operator: it becomes a reason the user can act on.
+    the operator: it becomes a reason the user can act on, worded as
+    :func:`netsched.api.validate_training_job` words it, field path first.
     """
 
     def decorate(strategy: Strategy) -> Strategy:
         @functools.wraps(strategy)
         def run(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
-            problem = demand_problem(demand, snapshot.scheme)
-            if problem:
-                return Unschedulable(demand.name, name, problem, problem)
+            problems = demand_problems(demand, snapshot.scheme)
+            if problems:
+                reason = "; ".join(str(problem) for problem in problems)
+                return Unschedulable(demand.name, name, reason, reason)
             return strategy(demand, snapshot)
 
         return run

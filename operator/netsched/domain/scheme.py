@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 HOST_TIER = "host"
+DEFAULT_TOPOLOGY = "default"
+"""The NetworkTopology a job names when it names none; :data:`DEFAULT_SCHEME` when none
+of that name exists."""
 
 
 @dataclass(frozen=True, slots=True)
