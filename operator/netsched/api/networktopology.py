@@ -147,6 +147,7 @@ class NetworkTopology(KubernetesObject):
     """The cluster's switch tiers and their bandwidth.
 
     Example:
+        >>> from netsched.domain.scheme import DEFAULT_SCHEME
         >>> NetworkTopology.from_scheme(DEFAULT_SCHEME).to_scheme() == DEFAULT_SCHEME
         True
     """

@@ -316,9 +316,23 @@ class TrainingJob(KubernetesObject):
     """A gang of worker pods placed together, network-aware.
 
     Example:
-        >>> job = TrainingJob.model_validate(yaml.safe_load(open("job.yaml")))
-        >>> job.to_demand().total_gpus
-        64
+        >>> import yaml
+        >>> job = TrainingJob.model_validate(yaml.safe_load('''
+        ... apiVersion: netsched.io/v1alpha1
+        ... kind: TrainingJob
+        ... metadata: {name: llama-7b-ddp, namespace: team-a}
+        ... spec:
+        ...   replicas: 8
+        ...   template:
+        ...     spec:
+        ...       containers:
+        ...         - name: trainer
+        ...           resources: {limits: {nvidia.com/gpu: 8}}
+        ...   communication: {pattern: DataParallel, bytesPerStep: 14Gi}
+        ... '''))
+        >>> demand = job.to_demand()
+        >>> demand.name, demand.total_gpus, demand.bytes_per_step
+        ('team-a/llama-7b-ddp', 64, 15032385536)
     """
 
     INFO: ClassVar[ResourceInfo] = ResourceInfo(

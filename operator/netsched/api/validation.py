@@ -84,8 +84,18 @@ def validate_training_job(
     job read from a file), to report a ``priorityClassName`` that names none.
 
     Example:
-        >>> [str(p) for p in validate_training_job(job, topology=None)]
-        ['spec.topology.maxTier: maxTier "rack" is not a tier of NetworkTopology ...']
+        >>> job = TrainingJob.model_validate({
+        ...     "metadata": {"name": "llm", "namespace": "ml"},
+        ...     "spec": {
+        ...         "replicas": 2,
+        ...         "template": {"spec": {"containers": [
+        ...             {"name": "trainer", "resources": {"limits": {"nvidia.com/gpu": 8}}}]}},
+        ...         "communication": {"pattern": "DataParallel", "bytesPerStep": "1Gi"},
+        ...         "topology": {"maxTier": "rack"}}})
+        >>> print(summary(validate_training_job(job, topology=None)))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        spec.topology.maxTier: maxTier "rack" is not a tier of NetworkTopology "default"
+        (its tiers, narrowest first: host, leaf, spine, core): use one of those
     """
     return [
         *_name_problems(job),
