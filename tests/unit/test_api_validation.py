@@ -23,7 +23,7 @@ from netsched.api import (
     validate_network_topology,
     validate_training_job,
 )
-from netsched.api.validation import scheme_for
+from netsched.api.validation import field_path, scheme_for
 from netsched.domain.placement import STRATEGIES, Unschedulable, place
 from netsched.domain.scheme import DEFAULT_SCHEME
 
@@ -237,6 +237,20 @@ def test_rule_cases_are_problems_at_the_field(case: Case) -> None:
     assert any(case.field in problem.field_path for problem in problems), problems
     if case.says is not None and case.kind == "TrainingJob":
         assert any(case.says in problem.message for problem in problems), problems
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.layer == "cel" and c.kind == "LinkMeasurement"], ids=_ids
+)
+def test_rules_the_model_checks_fail_to_parse_at_the_field_with_the_cel_message(
+    case: Case,
+) -> None:
+    """Python refuses the object itself, in the CEL rule's words: no validator to forget."""
+    with pytest.raises(ValidationError) as caught:
+        MODELS[case.kind].model_validate(case.manifest)
+    errors = [(field_path(e["loc"]), e["msg"]) for e in caught.value.errors(include_url=False)]
+    assert any(case.field in where for where, _ in errors), errors
+    assert case.says is not None and any(case.says in message for _, message in errors), errors
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.layer == "update"], ids=_ids)

@@ -212,6 +212,21 @@ def test_ready_condition_and_cordon_map_to_node_info() -> None:
 # --- bad input: exit 2 and a message naming the file and the field ------------------------------
 
 
+def measurement(source: str, target: str, *, gbps: float = 100.0) -> dict[str, Any]:
+    return {
+        "apiVersion": "netsched.io/v1alpha1",
+        "kind": "LinkMeasurement",
+        "metadata": {"name": f"{source}.{target}"},
+        "spec": {
+            "sourceNode": source,
+            "targetNode": target,
+            "level": "spine",
+            "gbps": gbps,
+            "measuredAt": "2025-01-01T11:50:00Z",
+        },
+    }
+
+
 def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
     nameless = node("x")
     del nameless["metadata"]["name"]
@@ -265,6 +280,19 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
             ],
             ["topo.yaml", "items[1] (NetworkTopology default)", "spec.levels"],
         ),
+        "measurement of a node to itself": (
+            [
+                "--cluster",
+                write(tmp_path, "self.yaml", listing(node("n1"), measurement("n1", "n1"))),
+                "--job",
+                JOB,
+            ],
+            [
+                "self.yaml",
+                "items[1] (LinkMeasurement n1.n1)",
+                "spec.targetNode: sourceNode and targetNode must differ",
+            ],
+        ),
         "job fails validation": (
             ["--cluster", CLUSTER, "--job", write(tmp_path, "j.yaml", job(replicas=0))],
             ["j.yaml", "not a valid TrainingJob", "spec.replicas", "greater than or equal to 1"],
@@ -313,6 +341,7 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
         "node without name",
         "fractional gpus",
         "bad topology",
+        "measurement of a node to itself",
         "job fails validation",
         "job names an unknown tier",
         "job missing a field",
