@@ -155,7 +155,7 @@ def test_networktopology_round_trips(manifest: dict[str, Any]) -> None:
     dumped = topology.model_dump(mode="json", exclude_none=True)
     assert NetworkTopology.model_validate(dumped) == topology
     assert len(topology.to_scheme().tier_names) == len(manifest["spec"]["levels"]) + 1
-    assert validate_network_topology(topology) == []
+    assert validate_network_topology(manifest) == []
 
 
 @given(json_values)

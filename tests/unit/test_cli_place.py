@@ -227,6 +227,15 @@ def measurement(source: str, target: str, *, gbps: float = 100.0) -> dict[str, A
     }
 
 
+def topology(*levels: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "netsched.io/v1alpha1",
+        "kind": "NetworkTopology",
+        "metadata": {"name": "default"},
+        "spec": {"levels": list(levels)},
+    }
+
+
 def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
     nameless = node("x")
     del nameless["metadata"]["name"]
@@ -262,23 +271,35 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
         "bad topology": (
             [
                 "--cluster",
+                write(tmp_path, "topo.yaml", listing(node("n1"), topology())),
+                "--job",
+                JOB,
+            ],
+            ["topo.yaml", "items[1] (NetworkTopology default)", "spec.levels"],
+        ),
+        "two levels on one label": (
+            [
+                "--cluster",
                 write(
                     tmp_path,
-                    "topo.yaml",
+                    "labels.yaml",
                     listing(
                         node("n1"),
-                        {
-                            "apiVersion": "netsched.io/v1alpha1",
-                            "kind": "NetworkTopology",
-                            "metadata": {"name": "default"},
-                            "spec": {"levels": []},
-                        },
+                        topology(
+                            {"name": "spine", "nodeLabel": "netsched.io/leaf"},
+                            {"name": "leaf", "nodeLabel": "netsched.io/leaf"},
+                        ),
                     ),
                 ),
                 "--job",
                 JOB,
             ],
-            ["topo.yaml", "items[1] (NetworkTopology default)", "spec.levels"],
+            [
+                "labels.yaml",
+                "items[1] (NetworkTopology default)",
+                "spec.levels: each level needs its own nodeLabel",
+                'levels "spine" and "leaf" both use netsched.io/leaf',
+            ],
         ),
         "measurement of a node to itself": (
             [
@@ -341,6 +362,7 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
         "node without name",
         "fractional gpus",
         "bad topology",
+        "two levels on one label",
         "measurement of a node to itself",
         "job fails validation",
         "job names an unknown tier",

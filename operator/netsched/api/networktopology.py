@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from netsched.api.meta import (
     API_VERSION,
@@ -26,6 +26,7 @@ from netsched.api.meta import (
     PrinterColumn,
     ResourceInfo,
     Timestamp,
+    broken,
     cel,
     defaulted,
     list_map,
@@ -70,6 +71,22 @@ class LevelSpec(ApiModel):
     """Node label whose value names the node's switch (domain) at this tier."""
     uplink_gbps: Annotated[float, Field(ge=0, le=MAX_GBPS)] = 0.0
     """Nominal Gbps from one domain of this tier to its parent (0 for the widest tier)."""
+
+    # The CEL rules above, checked in Python too: a NetworkTopology read from a file, or
+    # admitted before a rule existed, is refused as the API server refuses it.
+    @field_validator("name")
+    @classmethod
+    def _not_the_host_tier(cls, name: str) -> str:
+        if name == HOST_TIER:
+            raise broken("level_name_reserved", LEVEL_NAME_RESERVED)
+        return name
+
+    @field_validator("node_label")
+    @classmethod
+    def _not_the_hostname_label(cls, label: str) -> str:
+        if label == HOSTNAME_LABEL:
+            raise broken("level_label_reserved", LEVEL_LABEL_RESERVED)
+        return label
 
     def to_level(self) -> Level:
         return Level(name=self.name, label_key=self.node_label, uplink_gbps=self.uplink_gbps)
@@ -116,6 +133,30 @@ class NetworkTopologySpec(ApiModel):
         int, Field(alias="measurementTTLSeconds", ge=60, le=31_536_000)
     ] = 86_400
     """A measurement older than this is stale: its link falls back to the nominal Gbps."""
+
+    @field_validator("levels")
+    @classmethod
+    def _one_label_and_one_name_per_level(cls, levels: list[LevelSpec]) -> list[LevelSpec]:
+        """The list-map key and the CEL rule on ``levels``, checked in Python too.
+
+        Two levels on one label are one tier counted twice: every domain of the
+        narrower level would sit alone under a parent of the same name, and a job's
+        maxTier on either level would mean the same nodes.
+        """
+        by_name: dict[str, LevelSpec] = {}
+        by_label: dict[str, LevelSpec] = {}
+        for level in levels:
+            if level.name in by_name:
+                raise broken("level_name_unique", f'level "{level.name}" is listed twice: keep one')
+            other = by_label.get(level.node_label)
+            if other is not None:
+                raise broken(
+                    "level_labels_unique",
+                    f'{LEVEL_LABELS_UNIQUE} (levels "{other.name}" and "{level.name}" both use '
+                    f"{level.node_label}): give each level the label of its own switches",
+                )
+            by_name[level.name] = by_label[level.node_label] = level
+        return levels
 
 
 class DomainStatus(ApiModel):

@@ -29,9 +29,6 @@ from pydantic import ValidationError
 
 from netsched.api.networkpolicy import CIDR_INVALID, OPERATOR_VALUES, NetworkPeer, SelectorOperator
 from netsched.api.networktopology import (
-    LEVEL_LABEL_RESERVED,
-    LEVEL_LABELS_UNIQUE,
-    LEVEL_NAME_RESERVED,
     NetworkTopology,
 )
 from netsched.api.podtemplate import GPU_RESOURCE
@@ -47,8 +44,6 @@ from netsched.domain.demand import Pattern, Problem, degree_problems, tier_probl
 from netsched.domain.scheme import (
     DEFAULT_SCHEME,
     DEFAULT_TOPOLOGY,
-    HOST_TIER,
-    HOSTNAME_LABEL,
     TopologyScheme,
 )
 
@@ -112,11 +107,16 @@ def validate_manifest(manifest: Any, topology: NetworkTopology | None) -> list[P
     try:
         job = TrainingJob.model_validate(manifest)
     except ValidationError as error:
-        return [
-            Problem(field_path=field_path(detail["loc"]), message=detail["msg"])
-            for detail in error.errors(include_url=False)
-        ]
+        return parse_problems(error)
     return validate_training_job(job, topology)
+
+
+def parse_problems(error: ValidationError) -> list[Problem]:
+    """pydantic's errors as problems, at the camelCase field path the API server would name."""
+    return [
+        Problem(field_path=field_path(detail["loc"]), message=detail["msg"])
+        for detail in error.errors(include_url=False)
+    ]
 
 
 def field_path(loc: Sequence[int | str]) -> str:
@@ -251,23 +251,15 @@ def _is_cidr(text: str) -> bool:
     return True
 
 
-def validate_network_topology(topology: NetworkTopology) -> list[Problem]:
-    """Every problem of a NetworkTopology (the CEL rules of its CRD, checked in Python)."""
-    problems = []
-    seen_names: set[str] = set()
-    seen_labels: set[str] = set()
-    for index, level in enumerate(topology.spec.levels):
-        path = f"spec.levels[{index}]"
-        if level.name == HOST_TIER:
-            problems.append(Problem(f"{path}.name", LEVEL_NAME_RESERVED))
-        elif level.name in seen_names:
-            problems.append(
-                Problem(f"{path}.name", f'level "{level.name}" is listed twice: keep one')
-            )
-        if level.node_label == HOSTNAME_LABEL:
-            problems.append(Problem(f"{path}.nodeLabel", LEVEL_LABEL_RESERVED))
-        elif level.node_label in seen_labels:
-            problems.append(Problem("spec.levels", LEVEL_LABELS_UNIQUE))
-        seen_names.add(level.name)
-        seen_labels.add(level.node_label)
-    return problems
+def validate_network_topology(manifest: Any) -> list[Problem]:
+    """Every problem of a NetworkTopology manifest; empty when it parses.
+
+    Its CEL rules (level names and labels) are checked by the model itself (see
+    :class:`~netsched.api.networktopology.NetworkTopologySpec`), so a NetworkTopology
+    that parses has none: this only turns the parse errors into problems.
+    """
+    try:
+        NetworkTopology.model_validate(manifest)
+    except ValidationError as error:
+        return parse_problems(error)
+    return []
