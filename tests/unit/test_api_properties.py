@@ -123,9 +123,14 @@ def training_jobs(draw: st.DrawFn) -> dict[str, Any]:
 def network_topologies(draw: st.DrawFn) -> dict[str, Any]:
     level_names = draw(st.lists(tiers.filter(lambda t: t != "host"), min_size=1, max_size=4,
                                 unique=True))  # fmt: skip
+    # The widest level's uplink is never used (0 is fine there); every other one carries bytes.
     levels = [
-        {"name": name, "nodeLabel": f"example.com/{name}", "uplinkGbps": draw(st.floats(0, 1e5))}
-        for name in level_names
+        {
+            "name": name,
+            "nodeLabel": f"example.com/{name}",
+            "uplinkGbps": draw(st.floats(0, 1e5, exclude_min=index > 0)),
+        }
+        for index, name in enumerate(level_names)
     ]
     return {
         "metadata": {"name": draw(names)},

@@ -301,6 +301,40 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
                 'levels "spine" and "leaf" both use netsched.io/leaf',
             ],
         ),
+        "measured zero bandwidth": (
+            [
+                "--cluster",
+                write(tmp_path, "z.yaml", listing(node("n1"), measurement("n1", "n2", gbps=0))),
+                "--job",
+                JOB,
+            ],
+            ["z.yaml", "items[1] (LinkMeasurement n1.n2)", "spec.gbps", "greater than 0"],
+        ),
+        "nominal zero bandwidth": (
+            [
+                "--cluster",
+                write(
+                    tmp_path,
+                    "zn.yaml",
+                    listing(
+                        node("n1"),
+                        topology(
+                            {"name": "core", "nodeLabel": "netsched.io/core", "uplinkGbps": 0},
+                            {"name": "spine", "nodeLabel": "netsched.io/spine", "uplinkGbps": 0},
+                            {"name": "leaf", "nodeLabel": "netsched.io/leaf", "uplinkGbps": 1600},
+                        ),
+                    ),
+                ),
+                "--job",
+                JOB,
+            ],
+            [
+                "zn.yaml",
+                "items[1] (NetworkTopology default)",
+                "spec.levels: every level but the widest needs uplinkGbps > 0",
+                'level "spine" has 0',
+            ],
+        ),
         "measurement of a node to itself": (
             [
                 "--cluster",
@@ -363,6 +397,8 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
         "fractional gpus",
         "bad topology",
         "two levels on one label",
+        "measured zero bandwidth",
+        "nominal zero bandwidth",
         "measurement of a node to itself",
         "job fails validation",
         "job names an unknown tier",
@@ -379,6 +415,24 @@ def test_bad_input_exits_2_with_a_message_naming_file_and_field(tmp_path: Path, 
     assert result.output.startswith("error: ")
     for text in expected:
         assert text in result.output
+
+
+def refuse_constant(name: str) -> Any:
+    raise AssertionError(f"{name} is not JSON")
+
+
+@pytest.mark.parametrize("strategy", ["netsched", "tas", "spread", "binpack", "random"])
+@pytest.mark.parametrize("replicas", [1, 3, 4])
+def test_json_output_is_strict_json(strategy: str, replicas: int, tmp_path: Path) -> None:
+    """No Infinity or NaN, whatever the answer: jq, Go and JavaScript refuse them."""
+    answer = write(tmp_path, "job.yaml", job(replicas=replicas))
+
+    result = place(
+        "--cluster", CLUSTER, "--job", answer, "--strategy", strategy, "-o", "json", "--now", NOW
+    )
+
+    assert result.exit_code == 0, result.output
+    json.loads(result.output, parse_constant=refuse_constant)
 
 
 def test_parse_errors_are_cluster_file_errors() -> None:

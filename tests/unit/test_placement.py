@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from builders import degraded_leaf_1, demand, node, rack, sample, snapshot
 from hypothesis import given, settings
@@ -309,6 +311,7 @@ def check_invariants(job, snap, result):
     for name, gpus in result.gpus_by_node().items():
         assert gpus <= snap.free_gpus(name), f"{name} over-committed"
     snap.with_allocation(result.gpus_by_node())  # raises if any node is over-committed
+    assert math.isfinite(result.cost.comm_seconds)  # JSON and the status hold no Infinity
     if job.max_tier:
         tiers = snap.scheme
         assert tiers.tier_rank(result.cost.tier_spanned) <= tiers.tier_rank(job.max_tier)

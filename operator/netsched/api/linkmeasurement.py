@@ -56,8 +56,9 @@ class LinkMeasurementSpec(ApiModel):
     """Node that received it (the iperf3 server)."""
     level: DnsLabel
     """Widest tier the path crosses (``leaf`` for two nodes in one rack, ``spine``, ...)."""
-    gbps: Annotated[float, Field(ge=0, le=1_000_000)]
-    """Measured throughput in gigabits per second."""
+    gbps: Annotated[float, Field(gt=0, le=1_000_000)]
+    """Measured throughput in gigabits per second. Never 0: a probe that moved no traffic
+    failed, and writes no sample (the link keeps its nominal or last fresh bandwidth)."""
     rtt_microseconds: Annotated[float | None, Field(ge=0, le=60_000_000)] = None
     """Round-trip time; unset when the tool did not report one."""
     measured_at: Timestamp

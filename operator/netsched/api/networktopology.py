@@ -45,6 +45,10 @@ LEVEL_LABEL_RESERVED = (
     f"{HOSTNAME_LABEL} is the implicit host tier's label: list only switch tiers in levels"
 )
 LEVEL_LABELS_UNIQUE = "each level needs its own nodeLabel: two levels share one"
+LEVEL_UPLINK_REQUIRED = (
+    "every level but the widest needs uplinkGbps > 0, the nominal bandwidth of its switches' "
+    "uplinks (the widest level's is never used and may stay 0): set it"
+)
 
 
 class ProbeTool(StrEnum):
@@ -70,7 +74,8 @@ class LevelSpec(ApiModel):
     node_label: LabelKey
     """Node label whose value names the node's switch (domain) at this tier."""
     uplink_gbps: Annotated[float, Field(ge=0, le=MAX_GBPS)] = 0.0
-    """Nominal Gbps from one domain of this tier to its parent (0 for the widest tier)."""
+    """Nominal Gbps from one domain of this tier to its parent; more than 0 for every tier but
+    the widest, whose uplink is never used (0 there)."""
 
     # The CEL rules above, checked in Python too: a NetworkTopology read from a file, or
     # admitted before a rule existed, is refused as the API server refuses it.
@@ -120,7 +125,11 @@ class NetworkTopologySpec(ApiModel):
                     cel(
                         "self.all(l, self.exists_one(m, m.nodeLabel == l.nodeLabel))",
                         LEVEL_LABELS_UNIQUE,
-                    )
+                    ),
+                    cel(
+                        "self.all(l, l.name == self[0].name || l.uplinkGbps > 0.0)",
+                        LEVEL_UPLINK_REQUIRED,
+                    ),
                 ),
             },
         ),
@@ -137,7 +146,7 @@ class NetworkTopologySpec(ApiModel):
     @field_validator("levels")
     @classmethod
     def _one_label_and_one_name_per_level(cls, levels: list[LevelSpec]) -> list[LevelSpec]:
-        """The list-map key and the CEL rule on ``levels``, checked in Python too.
+        """The list-map key and the CEL rules on ``levels``, checked in Python too.
 
         Two levels on one label are one tier counted twice: every domain of the
         narrower level would sit alone under a parent of the same name, and a job's
@@ -156,6 +165,12 @@ class NetworkTopologySpec(ApiModel):
                     f"{level.node_label}): give each level the label of its own switches",
                 )
             by_name[level.name] = by_label[level.node_label] = level
+        for level in levels[1:]:
+            if not level.uplink_gbps > 0:
+                raise broken(
+                    "level_uplink_required",
+                    f'{LEVEL_UPLINK_REQUIRED} (level "{level.name}" has {level.uplink_gbps:g})',
+                )
         return levels
 
 

@@ -36,7 +36,8 @@ bytes / (Gbps * 1e9 / 8)``, where a link's Gbps is its share
     share = bandwidth / (1 + running gangs whose traffic crosses the link)
 
 The bandwidth is the measured one when fresh, else the level's nominal one (see
-:func:`netsched.domain.topology.build_snapshot`). Sharing is what makes a slow or
+:func:`netsched.domain.topology.build_snapshot`); both are always positive, so the
+predicted time is always finite (JSON has no Infinity). Sharing is what makes a slow or
 oversubscribed uplink hurt in a busy cluster: a leaf uplink at a quarter of 1.6
 Tbps still carries one 400 Gbps ring at full speed, but not three. The model:
 
@@ -298,9 +299,17 @@ def _summarise(
 
 
 def _seconds(size: float, gbps: float | None) -> float:
+    """Seconds ``size`` bytes take on a link, always finite.
+
+    Every link that carries traffic has positive bandwidth: TopologyScheme and
+    LinkSample refuse anything else, and only the widest level, which no traffic
+    crosses, has none.
+    """
     if size <= 0:
         return 0.0
-    return float("inf") if not gbps else size / (gbps * BYTES_PER_GBPS)
+    if gbps is None or gbps <= 0:
+        raise ValueError(f"{size:g} bytes on a link without bandwidth ({gbps} Gbps)")
+    return size / (gbps * BYTES_PER_GBPS)
 
 
 def _lowest_common(snapshot: ClusterSnapshot, hosts: Iterable[int]) -> Domain | None:

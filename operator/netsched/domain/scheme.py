@@ -44,6 +44,22 @@ class TopologyScheme:
     levels: tuple[Level, ...]
     host_gbps: float
 
+    def __post_init__(self) -> None:
+        """Refuse a link without bandwidth: no time could be predicted for bytes that cross it.
+
+        Raises:
+            ValueError: ``host_gbps``, or the uplink of a level but the widest, is not
+                positive (the widest level has no uplink; its value is ignored).
+        """
+        if not self.host_gbps > 0:
+            raise ValueError(f"host_gbps must be positive, got {self.host_gbps}")
+        for level in self.levels[1:]:
+            if not level.uplink_gbps > 0:
+                raise ValueError(
+                    f"level {level.name}: uplink_gbps must be positive below the widest level, "
+                    f"got {level.uplink_gbps}"
+                )
+
     @property
     def tier_names(self) -> tuple[str, ...]:
         """Every tier from narrowest to widest: ``("host", "leaf", "spine", "core")``."""
