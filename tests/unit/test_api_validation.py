@@ -60,6 +60,9 @@ def job(**spec: Any) -> TrainingJob:
     return TrainingJob.model_validate(manifest)
 
 
+GPUS = "spec.template.spec.containers[*].resources.limits['nvidia.com/gpu']"
+
+
 def paths(problems: list[Problem]) -> list[str]:
     return [problem.field_path for problem in problems]
 
@@ -106,6 +109,14 @@ def test_a_valid_job_has_no_problem() -> None:
          ["spec.communication.bytesPerStep"]),
         ({"communication": {"pattern": "None"}}, None, []),
         ({"priority": 5, "priorityClassName": "high"}, None, ["spec.priority"]),
+        # a gang of CPU-only pods, whatever its pattern (GPUs in requests alone do not count)
+        ({"template": {"spec": {"containers": [{"name": "t"}]}}}, None, [GPUS]),
+        ({"template": {"spec": {"containers": [{"name": "t"}]}},
+          "communication": {"pattern": "None"}}, None, [GPUS]),
+        ({"template": {"spec": {"containers": [
+            {"name": "t", "resources": {"requests": {"nvidia.com/gpu": 8}}}]}}}, None, [GPUS]),
+        ({"template": {"spec": {"containers": [
+            {"name": "t", "resources": {"limits": {"nvidia.com/gpu": 0}}}]}}}, None, [GPUS]),
         ({"isolation": {"egress": [{"ipBlock": {"cidr": "10.0.0.0/8",
                                                 "except": ["10.1.0.0/16", "nope"]}}]}},
          None, ["spec.isolation.egress[0].ipBlock.except[1]"]),

@@ -352,6 +352,24 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
             ["--cluster", CLUSTER, "--job", write(tmp_path, "j.yaml", job(replicas=0))],
             ["j.yaml", "not a valid TrainingJob", "spec.replicas", "greater than or equal to 1"],
         ),
+        "job asks for no GPU": (
+            [
+                "--cluster",
+                CLUSTER,
+                "--job",
+                write(
+                    tmp_path,
+                    "cpu.yaml",
+                    job(template={"spec": {"containers": [{"name": "t", "image": "busybox"}]}}),
+                ),
+            ],
+            [
+                "cpu.yaml",
+                "spec.template.spec.containers[*].resources.limits['nvidia.com/gpu']",
+                "every worker pod must ask for at least one nvidia.com/gpu",
+                "run CPU-only gangs with Kueue or Volcano",
+            ],
+        ),
         "job names an unknown tier": (
             [
                 "--cluster",
@@ -401,6 +419,7 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
         "nominal zero bandwidth",
         "measurement of a node to itself",
         "job fails validation",
+        "job asks for no GPU",
         "job names an unknown tier",
         "job missing a field",
         "unknown strategy",

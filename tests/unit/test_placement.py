@@ -245,6 +245,7 @@ class TestUnschedulable:
                 "spec.topology.preferredTier: preferredTier must not be wider than maxTier",
             ),
             (demand(0), "spec.replicas: replicas must be at least 1"),
+            (demand(2, gpus=0), "at least one nvidia.com/gpu"),
             (demand(2, pattern=Pattern.HYBRID), "spec.communication.pattern: pattern Hybrid needs"),
             (
                 demand(2, pattern=Pattern.HYBRID, degrees=ParallelDegrees(8, 1, 1)),

@@ -43,6 +43,7 @@ from netsched.api.quantity import ByteQuantity, quantity_bytes
 from netsched.domain.demand import (
     DEGREES_MISMATCH,
     HYBRID_NEEDS_DEGREES,
+    NO_GPUS,
     TIERS_INVERTED,
     Demand,
     ParallelDegrees,
@@ -216,6 +217,7 @@ class TrainingJobSpec(ApiModel):
                 DEGREES_MISMATCH,
                 field_path=".communication",
             ),
+            cel(f"({GPUS_PER_POD_CEL}) >= 1", NO_GPUS, field_path=".template.spec.containers"),
             cel(
                 "!(has(self.priority) && has(self.priorityClassName))",
                 PRIORITY_EXCLUSIVE,

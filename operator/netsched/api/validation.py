@@ -40,7 +40,7 @@ from netsched.api.trainingjob import (
     PRIORITY_EXCLUSIVE,
     TrainingJob,
 )
-from netsched.domain.demand import Pattern, Problem, degree_problems, tier_problems
+from netsched.domain.demand import Pattern, Problem, degree_problems, gpu_problems, tier_problems
 from netsched.domain.scheme import (
     DEFAULT_SCHEME,
     DEFAULT_TOPOLOGY,
@@ -170,6 +170,7 @@ def _gpu_problems(job: TrainingJob) -> Iterator[Problem]:
             path = f"spec.template.spec.containers[{index}].resources.limits[{GPU_RESOURCE!r}]"
             yield Problem(path, str(error))
             return
+    yield from gpu_problems(gpus_per_pod)
     communication = job.spec.communication
     yield from degree_problems(
         pattern=communication.pattern,

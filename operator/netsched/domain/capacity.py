@@ -23,8 +23,7 @@ class Capacity:
 
     Attributes:
         pods: domain index -> pods of ``gpus_per_pod`` that fit in it. A node with
-            7 free GPUs holds no 8-GPU pod; CPU-only pods (0 GPUs) count one per node,
-            so a CPU-only gang spreads rather than piling onto one node.
+            7 free GPUs holds no 8-GPU pod.
         best: domain index -> for each tier up to its own, the most pods any single
             descendant domain of that tier holds (``best[d][0]``: the roomiest host).
         fastest_host: domain index -> the fastest host uplink (Gbps) among its hosts
@@ -51,11 +50,15 @@ class Capacity:
 
 
 def count_capacity(snapshot: ClusterSnapshot, gpus_per_pod: int) -> Capacity:
-    """Count pods per domain bottom-up: hosts first, then each tier from its children."""
-    room = [
-        snapshot.free[h] // gpus_per_pod if gpus_per_pod > 0 else 1
-        for h in range(snapshot.host_count)
-    ]
+    """Count pods per domain bottom-up: hosts first, then each tier from its children.
+
+    Raises:
+        ValueError: ``gpus_per_pod`` is below 1 (every strategy refuses such a
+            demand first: see :func:`~netsched.domain.demand.gpu_problems`).
+    """
+    if gpus_per_pod < 1:
+        raise ValueError(f"pods of {gpus_per_pod} GPUs: netsched counts GPU pods only")
+    room = [snapshot.free[h] // gpus_per_pod for h in range(snapshot.host_count)]
     switches = [
         d for r in range(1, len(snapshot.scheme.tier_names)) for d in snapshot.tier_domains(r)
     ]

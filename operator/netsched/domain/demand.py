@@ -24,6 +24,12 @@ GPU_LIMITS_PATH = "spec.template.spec.containers[*].resources.limits['nvidia.com
 """Where a job's GPUs per pod come from: the sum of its containers' limits."""
 
 # Shared with the CEL rules of netsched.api.trainingjob: one wording per rule.
+NO_GPUS = (
+    "every worker pod must ask for at least one nvidia.com/gpu: netsched places GPU gangs and "
+    "counts only GPUs, so it cannot tell where a CPU-only pod fits; set nvidia.com/gpu in a "
+    "container's resources.limits (Kubernetes takes extended resources from limits; requests "
+    "alone do not count), or run CPU-only gangs with Kueue or Volcano"
+)
 HYBRID_NEEDS_DEGREES = (
     "pattern Hybrid needs tensorParallel, pipelineParallel and dataParallel: set all three "
     "(their product must equal replicas x GPUs per pod)"
@@ -74,7 +80,7 @@ class Demand:
     Attributes:
         name: ``namespace/name`` of the job, for explanations.
         replicas: pods in the gang; all are placed or none.
-        gpus_per_pod: ``nvidia.com/gpu`` each pod requests (0 for CPU-only pods).
+        gpus_per_pod: ``nvidia.com/gpu`` each pod requests; at least 1 (see :data:`NO_GPUS`).
         pattern: the job's communication pattern.
         bytes_per_step: the payload S of one training step (gradients for data
             parallel, activations per stage boundary for pipeline, tokens for all-to-all).
@@ -122,14 +128,9 @@ def demand_problems(demand: Demand, scheme: TopologyScheme) -> list[Problem]:
         problems.append(
             Problem("spec.replicas", f"replicas must be at least 1, got {demand.replicas}")
         )
-    if demand.gpus_per_pod < 0:
-        problems.append(
-            Problem(
-                GPU_LIMITS_PATH, f"GPUs per pod must not be negative, got {demand.gpus_per_pod}"
-            )
-        )
     return [
         *problems,
+        *gpu_problems(demand.gpus_per_pod),
         *degree_problems(
             pattern=demand.pattern,
             degrees=demand.degrees,
@@ -143,6 +144,18 @@ def demand_problems(demand: Demand, scheme: TopologyScheme) -> list[Problem]:
             topology=demand.network_topology,
         ),
     ]
+
+
+def gpu_problems(gpus_per_pod: int) -> list[Problem]:
+    """What is wrong with a worker pod's GPU count: netsched places only GPU gangs.
+
+    A CPU-only gang is refused, whatever its pattern, rather than placed one pod per
+    node: GPUs are the only resource netsched counts, so it would put CPU pods on
+    GPU nodes without knowing whether they fit.
+    """
+    if gpus_per_pod >= 1:
+        return []
+    return [Problem(GPU_LIMITS_PATH, f"{NO_GPUS} (here {gpus_per_pod} per pod)")]
 
 
 def degree_problems(

@@ -88,7 +88,7 @@ def no_room_reason(
         f"{ask} under one {tier}{limit}; the best {tier}, {snapshot.domains[best].id}, "
         f"has room for {capacity.pods[best]} ({snapshot.free[best]} GPUs free)"
     )
-    if per_pod > 0 and snapshot.free[best] >= demand.total_gpus:
+    if snapshot.free[best] >= demand.total_gpus:
         reason += f", scattered over nodes with fewer than {per_pod} free"
     if rank > 0:
         below = snapshot.tier_domains(rank - 1)
