@@ -166,6 +166,45 @@ def test_unschedulable_job_exits_zero_with_a_reason(tmp_path: Path) -> None:
             assert "UNSCHEDULABLE" in result.output.splitlines()[0]
 
 
+def gpuless(item: dict[str, Any]) -> dict[str, Any]:
+    del item["status"]["allocatable"]["nvidia.com/gpu"]
+    return item
+
+
+def unlabelled(item: dict[str, Any]) -> dict[str, Any]:
+    del item["metadata"]["labels"]["netsched.io/leaf"]
+    return item
+
+
+@pytest.mark.parametrize(
+    ("nodes", "says"),
+    [
+        (
+            [gpuless(node("n1")), gpuless(node("n2", leaf="leaf-2"))],
+            "no schedulable node advertises nvidia.com/gpu in status.allocatable: install the "
+            "NVIDIA device plugin",
+        ),
+        (
+            [unlabelled(node("n1")), unlabelled(node("n2"))],
+            "every node lacks the tier label netsched.io/leaf: label the nodes, or name a "
+            "NetworkTopology whose levels match their labels",
+        ),
+    ],
+)
+def test_a_cluster_no_job_fits_gets_a_reason_that_can_help(
+    tmp_path: Path, nodes: list[Any], says: str
+) -> None:
+    cluster = write(tmp_path, "c.yaml", listing(*nodes))
+
+    result = place("--cluster", cluster, "--job", JOB, "-o", "json")
+
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)["unschedulable"]
+    assert says in out["reason"]
+    assert "Wait for running jobs" not in out["explanation"]
+    assert "widen maxTier" not in out["explanation"]
+
+
 def test_without_topology_or_measurements_the_default_scheme_applies(tmp_path: Path) -> None:
     cluster = write(tmp_path, "c.yaml", listing(node("n1"), node("n2", leaf="leaf-2")))
 

@@ -232,6 +232,72 @@ class TestUnschedulable:
         result = place(demand(2), snapshot(node("n1"), node("n2").not_ready()))
         assert "1 nodes are excluded (e.g. n2: not Ready)" in result.explanation
 
+    # When the cluster itself must change, the reason says what is wrong and the
+    # advice that cannot help (wait, fewer GPUs, wider maxTier) is left out.
+    @pytest.mark.parametrize(
+        ("nodes", "says"),
+        [
+            (
+                [node("n1").gpus(0), node("n2").gpus(0)],
+                "no schedulable node advertises nvidia.com/gpu in status.allocatable: install the "
+                "NVIDIA device plugin",
+            ),
+            (
+                [node("n1").gpus(4), node("n2").gpus(4)],
+                "no schedulable node has 8 GPUs (the largest has 4): ask for at most 4 GPUs",
+            ),
+            (
+                [
+                    node("n1").without_label("netsched.io/leaf"),
+                    node("n2").without_label("netsched.io/leaf"),
+                ],
+                "every node lacks the tier label netsched.io/leaf: label the nodes, or name a "
+                "NetworkTopology whose levels match their labels",
+            ),
+            (
+                [
+                    node("n1").without_label("netsched.io/leaf"),
+                    node("n2").without_label("netsched.io/spine"),
+                ],
+                "every node lacks tier labels netsched.io/leaf, netsched.io/spine",
+            ),
+            (
+                [
+                    node("n1").without_label("netsched.io/leaf"),
+                    node("n2").not_ready(),
+                    node("n3").not_ready(),
+                ],
+                "no node is schedulable (2 not Ready, 1 missing tier labels)",
+            ),
+            ([], "the cluster has no nodes"),
+        ],
+    )
+    @pytest.mark.parametrize("strategy", list(STRATEGIES))
+    def test_a_cluster_no_gang_fits_says_what_is_wrong(self, nodes, says, strategy):
+        result = place(demand(2, max_tier="leaf"), snapshot(*nodes), strategy=strategy)
+        assert isinstance(result, Unschedulable)
+        assert says in result.reason
+        assert result.explanation.startswith(result.reason)
+        for useless in ("wait", "Wait", "fewer GPUs", "widen maxTier"):
+            assert useless not in result.explanation
+
+    @pytest.mark.parametrize(
+        ("nodes", "job", "advice"),
+        [
+            ([node("n1").used(8), node("n2")], demand(2, max_tier="leaf"),
+             "Wait for running jobs to finish, ask for fewer GPUs, or widen maxTier."),
+            ([node("n1"), node("n2")], demand(3, max_tier="leaf"),
+             "Ask for fewer GPUs, or widen maxTier."),
+            ([node("n1").used(8), node("n2")], demand(2),
+             "Wait for running jobs to finish, or ask for fewer GPUs."),
+            ([node("n1"), node("n2")], demand(3), "Ask for fewer GPUs."),
+        ],
+    )  # fmt: skip
+    def test_the_advice_holds_only_what_could_help(self, nodes, job, advice):
+        result = place(job, snapshot(*nodes))
+        assert isinstance(result, Unschedulable)
+        assert result.explanation.endswith(advice)
+
     @pytest.mark.parametrize(
         ("job", "message"),
         [

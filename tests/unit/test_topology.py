@@ -102,6 +102,13 @@ class TestExclusions:
         with pytest.raises(KeyError):
             snap.host_index("bad")
 
+    def test_missing_labels_are_named_per_node(self):
+        snap = snapshot(
+            node("ok"), node("bad").without_label("netsched.io/leaf"), node("sick").not_ready()
+        )
+        assert dict(snap.missing_labels) == {"bad": ("netsched.io/leaf",)}
+        assert snap.with_allocation({"ok": 8}).missing_labels == snap.missing_labels
+
     def test_duplicate_node_names_are_refused(self):
         with pytest.raises(ValueError, match="repeated: n1"):
             snapshot(node("n1"), node("n1"))

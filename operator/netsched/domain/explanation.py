@@ -8,6 +8,7 @@ matter (pods asked for, the best domain's room, how many domains are full).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from netsched.domain.capacity import Capacity
@@ -75,13 +76,19 @@ def plural(tier: str) -> str:
 def no_room_reason(
     demand: Demand, snapshot: ClusterSnapshot, capacity: Capacity, *, rank: int
 ) -> str:
-    """Why no domain of tier ``rank`` holds the gang, in one line with the numbers that matter."""
+    """Why no domain of tier ``rank`` holds the gang, in one line with the numbers that matter.
+
+    When nothing the gang could change would help (no node takes part, none has a
+    GPU, none has enough for one pod), the reason says that, and what to fix,
+    instead of comparing domains.
+    """
     tiers = snapshot.scheme.tier_names
     tier, per_pod = tiers[rank], demand.gpus_per_pod
     ask = f"needs {demand.replicas} pods of {per_pod} GPUs ({demand.total_gpus} GPUs)"
+    blocked = _blocked(demand, snapshot)
+    if blocked is not None:
+        return f"{ask}; {blocked}"
     domains = snapshot.tier_domains(rank)
-    if not domains:
-        return f"{ask}; no node is schedulable"
     best = max(domains, key=lambda d: (capacity.pods[d], snapshot.free[d], -d))
     limit = f" (maxTier={demand.max_tier})" if demand.max_tier else ""
     reason = (
@@ -98,8 +105,46 @@ def no_room_reason(
     return reason
 
 
-def no_room_context(reason: str, snapshot: ClusterSnapshot, capacity: Capacity) -> str:
-    """``reason`` with the cluster-wide room and the excluded nodes: the longer story."""
+def _blocked(demand: Demand, snapshot: ClusterSnapshot) -> str | None:
+    """What keeps every gang of this pod size out, whatever runs: the cluster must change."""
+    if snapshot.host_count == 0:
+        return _no_node_takes_part(snapshot)
+    largest = max(node.allocatable_gpus for node in snapshot.nodes)
+    if largest == 0:
+        return (
+            "no schedulable node advertises nvidia.com/gpu in status.allocatable: install the "
+            "NVIDIA device plugin (or the GPU Operator) on the GPU nodes and check that it runs"
+        )
+    if largest < demand.gpus_per_pod:
+        return (
+            f"no schedulable node has {demand.gpus_per_pod} GPUs (the largest has {largest}): "
+            f"ask for at most {largest} GPUs per pod (and more replicas)"
+        )
+    return None
+
+
+def _no_node_takes_part(snapshot: ClusterSnapshot) -> str:
+    excluded, unlabelled = snapshot.excluded, snapshot.missing_labels
+    if not excluded:
+        return "the cluster has no nodes"
+    if len(unlabelled) == len(excluded):
+        keys = sorted({key for missing in unlabelled.values() for key in missing})
+        label = f"the tier label {keys[0]}" if len(keys) == 1 else f"tier labels {', '.join(keys)}"
+        return (
+            f"every node lacks {label}: label the nodes, or name a NetworkTopology whose "
+            "levels match their labels (spec.topology.networkTopology)"
+        )
+    causes = Counter(
+        "missing tier labels" if name in unlabelled else why for name, why in excluded.items()
+    )
+    listed = ", ".join(f"{count} {why}" for why, count in causes.most_common())
+    return f"no node is schedulable ({listed}): make nodes Ready, uncordon or label them"
+
+
+def no_room_context(
+    demand: Demand, snapshot: ClusterSnapshot, capacity: Capacity, *, reason: str
+) -> str:
+    """``reason`` with the cluster-wide room, the excluded nodes and what could help."""
     widest = snapshot.tier_domains(len(snapshot.scheme.tier_names) - 1)
     room = sum(capacity.pods[d] for d in widest)
     free = sum(snapshot.free[d] for d in widest)
@@ -110,4 +155,20 @@ def no_room_context(reason: str, snapshot: ClusterSnapshot, capacity: Capacity) 
     if snapshot.excluded:
         name, why = min(snapshot.excluded.items())
         text += f"; {len(snapshot.excluded)} nodes are excluded (e.g. {name}: {why})"
-    return text + ". Wait for running jobs to finish, ask for fewer GPUs, or widen maxTier."
+    if _blocked(demand, snapshot) is not None:
+        return text + "."  # the reason says what to fix; waiting or shrinking cannot help
+    return f"{text}. {_advice(demand, snapshot, free=free)}."
+
+
+def _advice(demand: Demand, snapshot: ClusterSnapshot, *, free: int) -> str:
+    """Only what could help: waiting if GPUs are in use, a wider maxTier if one exists."""
+    allocatable = sum(node.allocatable_gpus for node in snapshot.nodes)
+    steps = []
+    if free < allocatable:
+        steps.append("wait for running jobs to finish")
+    steps.append("ask for fewer GPUs")
+    widest = len(snapshot.scheme.tier_names) - 1
+    if demand.max_tier is not None and snapshot.scheme.tier_rank(demand.max_tier) < widest:
+        steps.append("widen maxTier")
+    text = steps[0] if len(steps) == 1 else f"{', '.join(steps[:-1])}, or {steps[-1]}"
+    return text[0].upper() + text[1:]

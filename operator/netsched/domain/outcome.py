@@ -124,4 +124,5 @@ def no_room(
 ) -> Unschedulable:
     """Give up: no domain of tier ``rank`` holds the gang; say why, with the numbers."""
     reason = no_room_reason(demand, snapshot, capacity, rank=rank)
-    return Unschedulable(demand.name, strategy, reason, no_room_context(reason, snapshot, capacity))
+    context = no_room_context(demand, snapshot, capacity, reason=reason)
+    return Unschedulable(demand.name, strategy, reason, context)
