@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from netsched.api.meta import (
     API_VERSION,
@@ -51,6 +51,13 @@ LEVEL_UPLINK_REQUIRED = (
 )
 
 
+_HOST_TIER_RESERVES = {
+    "name": (HOST_TIER, "level_name_reserved", LEVEL_NAME_RESERVED),
+    "node_label": (HOSTNAME_LABEL, "level_label_reserved", LEVEL_LABEL_RESERVED),
+}
+"""LevelSpec field -> (the value only the implicit host tier has, rule, message)."""
+
+
 class ProbeTool(StrEnum):
     IPERF3 = "iperf3"
 
@@ -77,21 +84,15 @@ class LevelSpec(ApiModel):
     """Nominal Gbps from one domain of this tier to its parent; more than 0 for every tier but
     the widest, whose uplink is never used (0 there)."""
 
-    # The CEL rules above, checked in Python too: a NetworkTopology read from a file, or
-    # admitted before a rule existed, is refused as the API server refuses it.
-    @field_validator("name")
+    @field_validator("name", "node_label")
     @classmethod
-    def _not_the_host_tier(cls, name: str) -> str:
-        if name == HOST_TIER:
-            raise broken("level_name_reserved", LEVEL_NAME_RESERVED)
-        return name
-
-    @field_validator("node_label")
-    @classmethod
-    def _not_the_hostname_label(cls, label: str) -> str:
-        if label == HOSTNAME_LABEL:
-            raise broken("level_label_reserved", LEVEL_LABEL_RESERVED)
-        return label
+    def _not_the_host_tier(cls, value: str, info: ValidationInfo) -> str:
+        """The CEL rules above, checked in Python too: a NetworkTopology read from a file,
+        or admitted before a rule existed, is refused as the API server refuses it."""
+        reserved, rule, message = _HOST_TIER_RESERVES[info.field_name or ""]
+        if value == reserved:
+            raise broken(rule, message)
+        return value
 
     def to_level(self) -> Level:
         return Level(name=self.name, label_key=self.node_label, uplink_gbps=self.uplink_gbps)
