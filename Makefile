@@ -8,7 +8,7 @@ NCA_VENV := .venv-nca
 NCA := $(NCA_VENV)/bin/nca
 export GOTOOLCHAIN ?= local
 
-.PHONY: demo test install nca lint unit integration binaries crds bench down clean
+.PHONY: demo test install nca lint doctest unit integration binaries crds bench down clean
 
 $(BIN)/netsched: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,13 +39,16 @@ lint: install ## ruff, mypy --strict, the import contracts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+doctest: install ## every example in the package's docstrings
+	$(BIN)/pytest --doctest-modules operator/netsched -q
+
 unit: install
 	$(BIN)/pytest tests/unit -q
 
 integration: binaries nca
 	$(BIN)/pytest tests/integration -q
 
-test: lint binaries nca ## everything CI runs
+test: lint doctest binaries nca ## everything CI runs
 	$(BIN)/pytest tests -q
 
 crds: install ## regenerate crds/ from the pydantic models

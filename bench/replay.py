@@ -34,8 +34,7 @@ from dataclasses import dataclass, field
 
 from netsched.domain.cost import Cost, predict
 from netsched.domain.demand import Demand
-from netsched.domain.gang import Outcome, Placement
-from netsched.domain.placement import place
+from netsched.domain.placement import Outcome, Placement, place
 from netsched.domain.topology import ClusterSnapshot
 from workloads import TraceJob
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import clusters
 import workloads
+from netsched.domain.capacity import count_capacity
 from netsched.domain.cost import Cost
 from netsched.domain.demand import Demand, Pattern
 from netsched.domain.fabric import LinkSample
-from netsched.domain.gang import Outcome, Placement, count_capacity
-from netsched.domain.placement import place
+from netsched.domain.placement import Outcome, Placement, place
 from netsched.domain.scheme import DEFAULT_SCHEME
 from netsched.domain.topology import ClusterSnapshot, build_snapshot
 from netsched.domain.topology_sources import fat_tree

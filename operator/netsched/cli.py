@@ -241,7 +241,8 @@ def place_command(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from None
     if output is OutputFormat.JSON:
-        typer.echo(json.dumps(dryrun.outcome_json(run.outcome), indent=2))
+        # allow_nan=False: JSON has no Infinity or NaN; jq, Go and JavaScript would refuse them.
+        typer.echo(json.dumps(dryrun.outcome_json(run.outcome), indent=2, allow_nan=False))
     else:
         typer.echo(dryrun.outcome_table(run), nl=False)
 

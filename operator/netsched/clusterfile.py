@@ -34,7 +34,7 @@ from pydantic import ValidationError
 
 from netsched.api import LinkMeasurement, NetworkTopology, TrainingJob, as_utc, scheme_for
 from netsched.api.occupancy import ObjectError, node_info, pod_occupancy
-from netsched.api.validation import field_path
+from netsched.api.validation import parse_problems
 from netsched.domain.nodes import NodeInfo
 from netsched.domain.topology import ClusterSnapshot, build_snapshot
 
@@ -202,6 +202,6 @@ def _validated(model: type[_Model], item: Mapping[str, Any], *, where: str) -> _
 def plain_errors(error: ValidationError) -> str:
     """pydantic's errors as ``spec.replicas: Input should be ...`` lines joined by ``; ``."""
     return "; ".join(
-        f"{field_path(detail['loc']) or '(top level)'}: {detail['msg']}"
-        for detail in error.errors(include_url=False)
+        f"{problem.field_path or '(top level)'}: {problem.message}"
+        for problem in parse_problems(error)
     )

@@ -26,8 +26,7 @@ from netsched.clusterfile import (
     load_yaml,
     parse_cluster,
 )
-from netsched.domain.gang import Outcome, Placement
-from netsched.domain.placement import STRATEGIES, OptimalUnsupported, place
+from netsched.domain.placement import STRATEGIES, OptimalUnsupported, Outcome, Placement, place
 from netsched.domain.topology import ClusterSnapshot
 
 

@@ -32,6 +32,11 @@ MODELS: dict[str, type[TrainingJob] | type[NetworkTopology] | type[LinkMeasureme
 
 
 def example_files() -> list[Path]:
+    """Every example of netsched's own kinds (the others are objects those examples name)."""
+    return [path for path in all_example_files() if load(path)["kind"] in MODELS]
+
+
+def all_example_files() -> list[Path]:
     return sorted(EXAMPLES.rglob("*.yaml"))
 
 
@@ -55,6 +60,19 @@ def test_there_is_one_trainingjob_example_per_pattern() -> None:
         if load(path)["kind"] == "TrainingJob"
     }
     assert patterns == {pattern.value for pattern in Pattern}
+
+
+def test_every_other_example_is_a_priority_class_a_job_example_names() -> None:
+    others = [load(path) for path in all_example_files() if load(path)["kind"] not in MODELS]
+    named = {
+        load(path)["spec"].get("priorityClassName")
+        for path in example_files()
+        if load(path)["kind"] == "TrainingJob"
+    }
+    assert others, "the PriorityClass example is gone"
+    for other in others:
+        assert (other["apiVersion"], other["kind"]) == ("scheduling.k8s.io/v1", "PriorityClass")
+        assert other["metadata"]["name"] in named
 
 
 @pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from builders import node, snapshot
 from pydantic import ValidationError
 
 from integration.invalid.corpus import Case, load_cases
@@ -22,7 +23,8 @@ from netsched.api import (
     validate_network_topology,
     validate_training_job,
 )
-from netsched.api.validation import scheme_for
+from netsched.api.validation import field_path, scheme_for
+from netsched.domain.placement import STRATEGIES, Unschedulable, place
 from netsched.domain.scheme import DEFAULT_SCHEME
 
 EXAMPLES = Path(__file__).parents[2] / "deploy" / "examples"
@@ -56,6 +58,9 @@ def job(**spec: Any) -> TrainingJob:
     }  # fmt: skip
     manifest["spec"].update(copy.deepcopy(spec))
     return TrainingJob.model_validate(manifest)
+
+
+GPUS = "spec.template.spec.containers[*].resources.limits['nvidia.com/gpu']"
 
 
 def paths(problems: list[Problem]) -> list[str]:
@@ -104,6 +109,14 @@ def test_a_valid_job_has_no_problem() -> None:
          ["spec.communication.bytesPerStep"]),
         ({"communication": {"pattern": "None"}}, None, []),
         ({"priority": 5, "priorityClassName": "high"}, None, ["spec.priority"]),
+        # a gang of CPU-only pods, whatever its pattern (GPUs in requests alone do not count)
+        ({"template": {"spec": {"containers": [{"name": "t"}]}}}, None, [GPUS]),
+        ({"template": {"spec": {"containers": [{"name": "t"}]}},
+          "communication": {"pattern": "None"}}, None, [GPUS]),
+        ({"template": {"spec": {"containers": [
+            {"name": "t", "resources": {"requests": {"nvidia.com/gpu": 8}}}]}}}, None, [GPUS]),
+        ({"template": {"spec": {"containers": [
+            {"name": "t", "resources": {"limits": {"nvidia.com/gpu": 0}}}]}}}, None, [GPUS]),
         ({"isolation": {"egress": [{"ipBlock": {"cidr": "10.0.0.0/8",
                                                 "except": ["10.1.0.0/16", "nope"]}}]}},
          None, ["spec.isolation.egress[0].ipBlock.except[1]"]),
@@ -148,6 +161,32 @@ def test_messages_name_the_field_the_fault_and_the_fix() -> None:
     assert str(tier).startswith("spec.topology.maxTier: maxTier")
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"communication": {"pattern": "Hybrid", "bytesPerStep": 1, "tensorParallel": 8,
+                           "pipelineParallel": 4, "dataParallel": 4}},
+        {"communication": {"pattern": "Hybrid", "bytesPerStep": 1, "tensorParallel": 16,
+                           "pipelineParallel": 2, "dataParallel": 2}},
+        {"topology": {"maxTier": "rack", "preferredTier": "pod"}},
+        {"topology": {"maxTier": "leaf", "preferredTier": "spine"}},
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_placement_refuses_an_invalid_job_in_the_validators_words(
+    spec: dict[str, Any], strategy: str
+) -> None:
+    """One rule, one wording: what InvalidSpec says is what an Unschedulable says."""
+    bad = job(**spec)
+    problems = validate_training_job(bad, topology=None)
+
+    outcome = place(bad.to_demand(), snapshot(node("n1")), strategy=strategy)
+
+    assert problems
+    assert isinstance(outcome, Unschedulable)
+    assert outcome.reason == "; ".join(str(problem) for problem in problems)
+
+
 def test_summary_lists_one_problem_per_line() -> None:
     problems = [Problem("spec.a", "first"), Problem("spec.b", "second")]
     assert summary(problems) == "spec.a: first\nspec.b: second"
@@ -175,8 +214,7 @@ def test_validate_manifest_turns_parse_errors_into_problems() -> None:
 
 def test_example_topologies_have_no_problem() -> None:
     for path in (EXAMPLES / "topologies").glob("*.yaml"):
-        topology = NetworkTopology.model_validate(yaml.safe_load(path.read_text()))
-        assert validate_network_topology(topology) == [], path.name
+        assert validate_network_topology(yaml.safe_load(path.read_text())) == [], path.name
 
 
 # --- the corpus: Python refuses what the API server refuses, at the same field ----------------
@@ -202,13 +240,28 @@ def test_schema_cases_fail_to_parse_at_the_field(case: Case) -> None:
 )  # fmt: skip
 def test_rule_cases_are_problems_at_the_field(case: Case) -> None:
     if case.kind == "NetworkTopology":
-        problems = validate_network_topology(NetworkTopology.model_validate(case.manifest))
+        problems = validate_network_topology(case.manifest)
     else:
         topology = topology_example(case.topology) if case.topology else None
         problems = validate_manifest(case.manifest, topology)
     assert any(case.field in problem.field_path for problem in problems), problems
     if case.says is not None and case.kind == "TrainingJob":
         assert any(case.says in problem.message for problem in problems), problems
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c.layer == "cel" and c.kind in ("LinkMeasurement", "NetworkTopology")],
+    ids=_ids,
+)
+def test_rules_the_model_checks_fail_to_parse_at_the_field(case: Case) -> None:
+    """Python refuses the object itself: no validator to forget, for any reader of it."""
+    with pytest.raises(ValidationError) as caught:
+        MODELS[case.kind].model_validate(case.manifest)
+    errors = [(field_path(e["loc"]), e["msg"]) for e in caught.value.errors(include_url=False)]
+    assert any(case.field in where for where, _ in errors), errors
+    if case.kind == "LinkMeasurement":  # the API server words list-map keys of topologies itself
+        assert case.says is not None and any(case.says in msg for _, msg in errors), errors
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.layer == "update"], ids=_ids)

@@ -166,6 +166,45 @@ def test_unschedulable_job_exits_zero_with_a_reason(tmp_path: Path) -> None:
             assert "UNSCHEDULABLE" in result.output.splitlines()[0]
 
 
+def gpuless(item: dict[str, Any]) -> dict[str, Any]:
+    del item["status"]["allocatable"]["nvidia.com/gpu"]
+    return item
+
+
+def unlabelled(item: dict[str, Any]) -> dict[str, Any]:
+    del item["metadata"]["labels"]["netsched.io/leaf"]
+    return item
+
+
+@pytest.mark.parametrize(
+    ("nodes", "says"),
+    [
+        (
+            [gpuless(node("n1")), gpuless(node("n2", leaf="leaf-2"))],
+            "no schedulable node advertises nvidia.com/gpu in status.allocatable: install the "
+            "NVIDIA device plugin",
+        ),
+        (
+            [unlabelled(node("n1")), unlabelled(node("n2"))],
+            "every node lacks the tier label netsched.io/leaf: label the nodes, or name a "
+            "NetworkTopology whose levels match their labels",
+        ),
+    ],
+)
+def test_a_cluster_no_job_fits_gets_a_reason_that_can_help(
+    tmp_path: Path, nodes: list[Any], says: str
+) -> None:
+    cluster = write(tmp_path, "c.yaml", listing(*nodes))
+
+    result = place("--cluster", cluster, "--job", JOB, "-o", "json")
+
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)["unschedulable"]
+    assert says in out["reason"]
+    assert "Wait for running jobs" not in out["explanation"]
+    assert "widen maxTier" not in out["explanation"]
+
+
 def test_without_topology_or_measurements_the_default_scheme_applies(tmp_path: Path) -> None:
     cluster = write(tmp_path, "c.yaml", listing(node("n1"), node("n2", leaf="leaf-2")))
 
@@ -212,6 +251,30 @@ def test_ready_condition_and_cordon_map_to_node_info() -> None:
 # --- bad input: exit 2 and a message naming the file and the field ------------------------------
 
 
+def measurement(source: str, target: str, *, gbps: float = 100.0) -> dict[str, Any]:
+    return {
+        "apiVersion": "netsched.io/v1alpha1",
+        "kind": "LinkMeasurement",
+        "metadata": {"name": f"{source}.{target}"},
+        "spec": {
+            "sourceNode": source,
+            "targetNode": target,
+            "level": "spine",
+            "gbps": gbps,
+            "measuredAt": "2025-01-01T11:50:00Z",
+        },
+    }
+
+
+def topology(*levels: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "netsched.io/v1alpha1",
+        "kind": "NetworkTopology",
+        "metadata": {"name": "default"},
+        "spec": {"levels": list(levels)},
+    }
+
+
 def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
     nameless = node("x")
     del nameless["metadata"]["name"]
@@ -247,27 +310,104 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
         "bad topology": (
             [
                 "--cluster",
-                write(
-                    tmp_path,
-                    "topo.yaml",
-                    listing(
-                        node("n1"),
-                        {
-                            "apiVersion": "netsched.io/v1alpha1",
-                            "kind": "NetworkTopology",
-                            "metadata": {"name": "default"},
-                            "spec": {"levels": []},
-                        },
-                    ),
-                ),
+                write(tmp_path, "topo.yaml", listing(node("n1"), topology())),
                 "--job",
                 JOB,
             ],
             ["topo.yaml", "items[1] (NetworkTopology default)", "spec.levels"],
         ),
+        "two levels on one label": (
+            [
+                "--cluster",
+                write(
+                    tmp_path,
+                    "labels.yaml",
+                    listing(
+                        node("n1"),
+                        topology(
+                            {"name": "spine", "nodeLabel": "netsched.io/leaf"},
+                            {"name": "leaf", "nodeLabel": "netsched.io/leaf"},
+                        ),
+                    ),
+                ),
+                "--job",
+                JOB,
+            ],
+            [
+                "labels.yaml",
+                "items[1] (NetworkTopology default)",
+                "spec.levels: each level needs its own nodeLabel",
+                'levels "spine" and "leaf" both use netsched.io/leaf',
+            ],
+        ),
+        "measured zero bandwidth": (
+            [
+                "--cluster",
+                write(tmp_path, "z.yaml", listing(node("n1"), measurement("n1", "n2", gbps=0))),
+                "--job",
+                JOB,
+            ],
+            ["z.yaml", "items[1] (LinkMeasurement n1.n2)", "spec.gbps", "greater than 0"],
+        ),
+        "nominal zero bandwidth": (
+            [
+                "--cluster",
+                write(
+                    tmp_path,
+                    "zn.yaml",
+                    listing(
+                        node("n1"),
+                        topology(
+                            {"name": "core", "nodeLabel": "netsched.io/core", "uplinkGbps": 0},
+                            {"name": "spine", "nodeLabel": "netsched.io/spine", "uplinkGbps": 0},
+                            {"name": "leaf", "nodeLabel": "netsched.io/leaf", "uplinkGbps": 1600},
+                        ),
+                    ),
+                ),
+                "--job",
+                JOB,
+            ],
+            [
+                "zn.yaml",
+                "items[1] (NetworkTopology default)",
+                "spec.levels: every level but the widest needs uplinkGbps > 0",
+                'level "spine" has 0',
+            ],
+        ),
+        "measurement of a node to itself": (
+            [
+                "--cluster",
+                write(tmp_path, "self.yaml", listing(node("n1"), measurement("n1", "n1"))),
+                "--job",
+                JOB,
+            ],
+            [
+                "self.yaml",
+                "items[1] (LinkMeasurement n1.n1)",
+                "spec.targetNode: sourceNode and targetNode must differ",
+            ],
+        ),
         "job fails validation": (
             ["--cluster", CLUSTER, "--job", write(tmp_path, "j.yaml", job(replicas=0))],
             ["j.yaml", "not a valid TrainingJob", "spec.replicas", "greater than or equal to 1"],
+        ),
+        "job asks for no GPU": (
+            [
+                "--cluster",
+                CLUSTER,
+                "--job",
+                write(
+                    tmp_path,
+                    "cpu.yaml",
+                    job(template={"spec": {"containers": [{"name": "t", "image": "busybox"}]}}),
+                ),
+            ],
+            [
+                "cpu.yaml",
+                "spec.template.spec.containers[*].resources.limits['nvidia.com/gpu']",
+                "every worker pod must ask for at least one nvidia.com/gpu",
+                "run CPU-only gangs with Kueue or Volcano",
+            ],
         ),
         "job names an unknown tier": (
             [
@@ -313,7 +453,12 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str | Path], list[str]]]:
         "node without name",
         "fractional gpus",
         "bad topology",
+        "two levels on one label",
+        "measured zero bandwidth",
+        "nominal zero bandwidth",
+        "measurement of a node to itself",
         "job fails validation",
+        "job asks for no GPU",
         "job names an unknown tier",
         "job missing a field",
         "unknown strategy",
@@ -328,6 +473,24 @@ def test_bad_input_exits_2_with_a_message_naming_file_and_field(tmp_path: Path, 
     assert result.output.startswith("error: ")
     for text in expected:
         assert text in result.output
+
+
+def refuse_constant(name: str) -> Any:
+    raise AssertionError(f"{name} is not JSON")
+
+
+@pytest.mark.parametrize("strategy", ["netsched", "tas", "spread", "binpack", "random"])
+@pytest.mark.parametrize("replicas", [1, 3, 4])
+def test_json_output_is_strict_json(strategy: str, replicas: int, tmp_path: Path) -> None:
+    """No Infinity or NaN, whatever the answer: jq, Go and JavaScript refuse them."""
+    answer = write(tmp_path, "job.yaml", job(replicas=replicas))
+
+    result = place(
+        "--cluster", CLUSTER, "--job", answer, "--strategy", strategy, "-o", "json", "--now", NOW
+    )
+
+    assert result.exit_code == 0, result.output
+    json.loads(result.output, parse_constant=refuse_constant)
 
 
 def test_parse_errors_are_cluster_file_errors() -> None:

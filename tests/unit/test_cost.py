@@ -110,7 +110,7 @@ class TestHybrid:
 
     def test_hybrid_without_matching_degrees_is_refused(self):
         job = demand(4, pattern=Pattern.HYBRID, degrees=ParallelDegrees(8, 2, 1))
-        with pytest.raises(ValueError, match="tensor\\*pipeline\\*data"):
+        with pytest.raises(ValueError, match="16, but 4 replicas x 8 GPUs = 32"):
             predict(job, ["n1", "n2", "n3", "n4"], snapshot(*TREE))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from builders import degraded_leaf_1, demand, node, rack, sample, snapshot
 from hypothesis import given, settings
@@ -9,7 +11,6 @@ from hypothesis import strategies as st
 from strategies_gen import TIERS, clusters, demands
 
 from netsched.domain.demand import ParallelDegrees, Pattern
-from netsched.domain.gang import ring_order
 from netsched.domain.placement import (
     STRATEGIES,
     OptimalUnsupported,
@@ -17,6 +18,7 @@ from netsched.domain.placement import (
     Unschedulable,
     place,
 )
+from netsched.domain.ring import ring_order
 
 #            core-x
 #       /             \
@@ -230,15 +232,94 @@ class TestUnschedulable:
         result = place(demand(2), snapshot(node("n1"), node("n2").not_ready()))
         assert "1 nodes are excluded (e.g. n2: not Ready)" in result.explanation
 
+    # When the cluster itself must change, the reason says what is wrong and the
+    # advice that cannot help (wait, fewer GPUs, wider maxTier) is left out.
+    @pytest.mark.parametrize(
+        ("nodes", "says"),
+        [
+            (
+                [node("n1").gpus(0), node("n2").gpus(0)],
+                "no schedulable node advertises nvidia.com/gpu in status.allocatable: install the "
+                "NVIDIA device plugin",
+            ),
+            (
+                [node("n1").gpus(4), node("n2").gpus(4)],
+                "no schedulable node has 8 GPUs (the largest has 4): ask for at most 4 GPUs",
+            ),
+            (
+                [
+                    node("n1").without_label("netsched.io/leaf"),
+                    node("n2").without_label("netsched.io/leaf"),
+                ],
+                "every node lacks the tier label netsched.io/leaf: label the nodes, or name a "
+                "NetworkTopology whose levels match their labels",
+            ),
+            (
+                [
+                    node("n1").without_label("netsched.io/leaf"),
+                    node("n2").without_label("netsched.io/spine"),
+                ],
+                "every node lacks tier labels netsched.io/leaf, netsched.io/spine",
+            ),
+            (
+                [
+                    node("n1").without_label("netsched.io/leaf"),
+                    node("n2").not_ready(),
+                    node("n3").not_ready(),
+                ],
+                "no node is schedulable (2 not Ready, 1 missing tier labels)",
+            ),
+            ([], "the cluster has no nodes"),
+        ],
+    )
+    @pytest.mark.parametrize("strategy", list(STRATEGIES))
+    def test_a_cluster_no_gang_fits_says_what_is_wrong(self, nodes, says, strategy):
+        result = place(demand(2, max_tier="leaf"), snapshot(*nodes), strategy=strategy)
+        assert isinstance(result, Unschedulable)
+        assert says in result.reason
+        assert result.explanation.startswith(result.reason)
+        for useless in ("wait", "Wait", "fewer GPUs", "widen maxTier"):
+            assert useless not in result.explanation
+
+    @pytest.mark.parametrize(
+        ("nodes", "job", "advice"),
+        [
+            ([node("n1").used(8), node("n2")], demand(2, max_tier="leaf"),
+             "Wait for running jobs to finish, ask for fewer GPUs, or widen maxTier."),
+            ([node("n1"), node("n2")], demand(3, max_tier="leaf"),
+             "Ask for fewer GPUs, or widen maxTier."),
+            ([node("n1").used(8), node("n2")], demand(2),
+             "Wait for running jobs to finish, or ask for fewer GPUs."),
+            ([node("n1"), node("n2")], demand(3), "Ask for fewer GPUs."),
+        ],
+    )  # fmt: skip
+    def test_the_advice_holds_only_what_could_help(self, nodes, job, advice):
+        result = place(job, snapshot(*nodes))
+        assert isinstance(result, Unschedulable)
+        assert result.explanation.endswith(advice)
+
     @pytest.mark.parametrize(
         ("job", "message"),
         [
-            (demand(2, max_tier="rack"), "maxTier 'rack' is not a tier of this topology"),
-            (demand(2, preferred_tier="pod"), "preferredTier 'pod' is not a tier"),
-            (demand(0), "replicas must be at least 1"),
+            (
+                demand(2, max_tier="rack"),
+                'spec.topology.maxTier: maxTier "rack" is not a tier of NetworkTopology "default"',
+            ),
+            (demand(2, preferred_tier="pod"), 'preferredTier "pod" is not a tier'),
+            (
+                demand(2, max_tier="leaf", preferred_tier="spine"),
+                "spec.topology.preferredTier: preferredTier must not be wider than maxTier",
+            ),
+            (demand(0), "spec.replicas: replicas must be at least 1"),
+            (demand(2, gpus=0), "at least one nvidia.com/gpu"),
+            (demand(2, pattern=Pattern.HYBRID), "spec.communication.pattern: pattern Hybrid needs"),
             (
                 demand(2, pattern=Pattern.HYBRID, degrees=ParallelDegrees(8, 1, 1)),
-                "Hybrid needs parallelism degrees",
+                "spec.communication: tensorParallel x pipelineParallel x dataParallel must equal",
+            ),
+            (
+                demand(2, pattern=Pattern.HYBRID, degrees=ParallelDegrees(16, 1, 1)),
+                "spec.communication.tensorParallel: tensorParallel 16 must divide the 8 GPUs",
             ),
         ],
     )
@@ -297,6 +378,7 @@ def check_invariants(job, snap, result):
     for name, gpus in result.gpus_by_node().items():
         assert gpus <= snap.free_gpus(name), f"{name} over-committed"
     snap.with_allocation(result.gpus_by_node())  # raises if any node is over-committed
+    assert math.isfinite(result.cost.comm_seconds)  # JSON and the status hold no Infinity
     if job.max_tier:
         tiers = snap.scheme
         assert tiers.tier_rank(result.cost.tier_spanned) <= tiers.tier_rank(job.max_tier)

@@ -10,7 +10,7 @@ import pytest
 from builders import NOW, TTL, node, rack, sample, snapshot
 
 from netsched.domain.nodes import sanitize_label_value
-from netsched.domain.scheme import DEFAULT_SCHEME
+from netsched.domain.scheme import DEFAULT_SCHEME, Level, TopologyScheme
 from netsched.domain.topology import build_snapshot
 from netsched.domain.topology_sources import fat_tree, load_lingjun
 
@@ -102,6 +102,13 @@ class TestExclusions:
         with pytest.raises(KeyError):
             snap.host_index("bad")
 
+    def test_missing_labels_are_named_per_node(self):
+        snap = snapshot(
+            node("ok"), node("bad").without_label("netsched.io/leaf"), node("sick").not_ready()
+        )
+        assert dict(snap.missing_labels) == {"bad": ("netsched.io/leaf",)}
+        assert snap.with_allocation({"ok": 8}).missing_labels == snap.missing_labels
+
     def test_duplicate_node_names_are_refused(self):
         with pytest.raises(ValueError, match="repeated: n1"):
             snapshot(node("n1"), node("n1"))
@@ -162,6 +169,31 @@ class TestMeasurements:
             "core-x/spine-a/leaf-1",
             "core-x/spine-a/leaf-2",
         ]
+
+
+class TestBandwidthIsNeverZero:
+    """Every link that carries bytes has bandwidth, so every predicted time is finite."""
+
+    @pytest.mark.parametrize(
+        ("levels", "host_gbps", "message"),
+        [
+            ((Level("spine", "s", 0.0), Level("leaf", "l", 0.0)), 400.0, "level leaf"),
+            ((Level("spine", "s", 0.0), Level("leaf", "l", -1.0)), 400.0, "level leaf"),
+            ((Level("spine", "s", 0.0), Level("leaf", "l", 100.0)), 0.0, "host_gbps"),
+        ],
+    )
+    def test_a_scheme_refuses_a_link_without_bandwidth(self, levels, host_gbps, message):
+        with pytest.raises(ValueError, match=message):
+            TopologyScheme(levels=levels, host_gbps=host_gbps)
+
+    def test_the_widest_level_needs_no_bandwidth(self):
+        scheme = TopologyScheme((Level("spine", "s", 0.0), Level("leaf", "l", 1.0)), host_gbps=1.0)
+        assert scheme.levels[0].uplink_gbps == 0.0
+
+    @pytest.mark.parametrize("gbps", [0.0, -5.0, float("nan")])
+    def test_a_sample_refuses_no_bandwidth(self, gbps):
+        with pytest.raises(ValueError, match="gbps must be positive"):
+            sample("n1", "n2", level="host", gbps=gbps)
 
 
 class TestSources:

@@ -37,13 +37,13 @@ from netsched.api.trainingjob import (
 )
 from netsched.api.validation import (
     INVALID_SPEC,
-    Problem,
     scheme_for,
     summary,
     validate_manifest,
     validate_network_topology,
     validate_training_job,
 )
+from netsched.domain.demand import Problem
 
 __all__ = [
     "API_VERSION",

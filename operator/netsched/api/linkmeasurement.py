@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from netsched.api.meta import (
     API_VERSION,
@@ -30,6 +30,7 @@ from netsched.api.meta import (
     ResourceInfo,
     Timestamp,
     as_utc,
+    broken,
     cel,
     validations,
 )
@@ -55,8 +56,9 @@ class LinkMeasurementSpec(ApiModel):
     """Node that received it (the iperf3 server)."""
     level: DnsLabel
     """Widest tier the path crosses (``leaf`` for two nodes in one rack, ``spine``, ...)."""
-    gbps: Annotated[float, Field(ge=0, le=1_000_000)]
-    """Measured throughput in gigabits per second."""
+    gbps: Annotated[float, Field(gt=0, le=1_000_000)]
+    """Measured throughput in gigabits per second. Never 0: a probe that moved no traffic
+    failed, and writes no sample (the link keeps its nominal or last fresh bandwidth)."""
     rtt_microseconds: Annotated[float | None, Field(ge=0, le=60_000_000)] = None
     """Round-trip time; unset when the tool did not report one."""
     measured_at: Timestamp
@@ -64,6 +66,15 @@ class LinkMeasurementSpec(ApiModel):
     tool: Annotated[ProbeTool, ENUM_FROM_STRING] = ProbeTool.IPERF3
     duration_seconds: Annotated[float | None, Field(ge=0, le=3600)] = None
     parallel_streams: Annotated[int | None, Field(ge=1, le=128)] = None
+
+    @field_validator("target_node")
+    @classmethod
+    def _joins_two_nodes(cls, target: str, info: ValidationInfo) -> str:
+        """The CEL rule SAME_NODE, checked in Python too: a file, or an object admitted
+        before the rule existed, is refused as the API server refuses it."""
+        if target == info.data.get("source_node"):
+            raise broken("same_node", SAME_NODE)
+        return target
 
 
 class LinkMeasurement(KubernetesObject):

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from netsched.domain.manifests import GROUP as GROUP
 
@@ -94,6 +95,15 @@ def _plain(data: Any) -> Any:
     if isinstance(data, list | tuple):
         return [_plain(value) for value in data]
     return data
+
+
+def broken(rule: str, message: str) -> PydanticCustomError:
+    """The error a model's validator raises for a broken rule, worded exactly as its CEL rule.
+
+    pydantic prefixes a plain ``ValueError`` with "Value error, "; this keeps the
+    message the API server shows, so a file and the cluster refuse an object alike.
+    """
+    return PydanticCustomError(rule, message)
 
 
 def cel(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from netsched.api.meta import (
     API_VERSION,
@@ -26,6 +26,7 @@ from netsched.api.meta import (
     PrinterColumn,
     ResourceInfo,
     Timestamp,
+    broken,
     cel,
     defaulted,
     list_map,
@@ -44,6 +45,17 @@ LEVEL_LABEL_RESERVED = (
     f"{HOSTNAME_LABEL} is the implicit host tier's label: list only switch tiers in levels"
 )
 LEVEL_LABELS_UNIQUE = "each level needs its own nodeLabel: two levels share one"
+LEVEL_UPLINK_REQUIRED = (
+    "every level but the widest needs uplinkGbps > 0, the nominal bandwidth of its switches' "
+    "uplinks (the widest level's is never used and may stay 0): set it"
+)
+
+
+_HOST_TIER_RESERVES = {
+    "name": (HOST_TIER, "level_name_reserved", LEVEL_NAME_RESERVED),
+    "node_label": (HOSTNAME_LABEL, "level_label_reserved", LEVEL_LABEL_RESERVED),
+}
+"""LevelSpec field -> (the value only the implicit host tier has, rule, message)."""
 
 
 class ProbeTool(StrEnum):
@@ -69,7 +81,18 @@ class LevelSpec(ApiModel):
     node_label: LabelKey
     """Node label whose value names the node's switch (domain) at this tier."""
     uplink_gbps: Annotated[float, Field(ge=0, le=MAX_GBPS)] = 0.0
-    """Nominal Gbps from one domain of this tier to its parent (0 for the widest tier)."""
+    """Nominal Gbps from one domain of this tier to its parent; more than 0 for every tier but
+    the widest, whose uplink is never used (0 there)."""
+
+    @field_validator("name", "node_label")
+    @classmethod
+    def _not_the_host_tier(cls, value: str, info: ValidationInfo) -> str:
+        """The CEL rules above, checked in Python too: a NetworkTopology read from a file,
+        or admitted before a rule existed, is refused as the API server refuses it."""
+        reserved, rule, message = _HOST_TIER_RESERVES[info.field_name or ""]
+        if value == reserved:
+            raise broken(rule, message)
+        return value
 
     def to_level(self) -> Level:
         return Level(name=self.name, label_key=self.node_label, uplink_gbps=self.uplink_gbps)
@@ -103,7 +126,11 @@ class NetworkTopologySpec(ApiModel):
                     cel(
                         "self.all(l, self.exists_one(m, m.nodeLabel == l.nodeLabel))",
                         LEVEL_LABELS_UNIQUE,
-                    )
+                    ),
+                    cel(
+                        "self.all(l, l.name == self[0].name || l.uplinkGbps > 0.0)",
+                        LEVEL_UPLINK_REQUIRED,
+                    ),
                 ),
             },
         ),
@@ -116,6 +143,36 @@ class NetworkTopologySpec(ApiModel):
         int, Field(alias="measurementTTLSeconds", ge=60, le=31_536_000)
     ] = 86_400
     """A measurement older than this is stale: its link falls back to the nominal Gbps."""
+
+    @field_validator("levels")
+    @classmethod
+    def _one_label_and_one_name_per_level(cls, levels: list[LevelSpec]) -> list[LevelSpec]:
+        """The list-map key and the CEL rules on ``levels``, checked in Python too.
+
+        Two levels on one label are one tier counted twice: every domain of the
+        narrower level would sit alone under a parent of the same name, and a job's
+        maxTier on either level would mean the same nodes.
+        """
+        by_name: dict[str, LevelSpec] = {}
+        by_label: dict[str, LevelSpec] = {}
+        for level in levels:
+            if level.name in by_name:
+                raise broken("level_name_unique", f'level "{level.name}" is listed twice: keep one')
+            other = by_label.get(level.node_label)
+            if other is not None:
+                raise broken(
+                    "level_labels_unique",
+                    f'{LEVEL_LABELS_UNIQUE} (levels "{other.name}" and "{level.name}" both use '
+                    f"{level.node_label}): give each level the label of its own switches",
+                )
+            by_name[level.name] = by_label[level.node_label] = level
+        for level in levels[1:]:
+            if not level.uplink_gbps > 0:
+                raise broken(
+                    "level_uplink_required",
+                    f'{LEVEL_UPLINK_REQUIRED} (level "{level.name}" has {level.uplink_gbps:g})',
+                )
+        return levels
 
 
 class DomainStatus(ApiModel):
@@ -147,6 +204,7 @@ class NetworkTopology(KubernetesObject):
     """The cluster's switch tiers and their bandwidth.
 
     Example:
+        >>> from netsched.domain.scheme import DEFAULT_SCHEME
         >>> NetworkTopology.from_scheme(DEFAULT_SCHEME).to_scheme() == DEFAULT_SCHEME
         True
     """

@@ -40,10 +40,18 @@ from netsched.api.meta import (
 from netsched.api.networkpolicy import NetworkPeer
 from netsched.api.podtemplate import GPUS_PER_POD_CEL, PodTemplateSpec
 from netsched.api.quantity import ByteQuantity, quantity_bytes
-from netsched.domain.demand import Demand, ParallelDegrees, Pattern
+from netsched.domain.demand import (
+    DEGREES_MISMATCH,
+    HYBRID_NEEDS_DEGREES,
+    NO_GPUS,
+    TIERS_INVERTED,
+    Demand,
+    ParallelDegrees,
+    Pattern,
+)
 from netsched.domain.lifecycle import FailurePolicy as FailurePolicy
 from netsched.domain.lifecycle import Phase as Phase
-from netsched.domain.scheme import DEFAULT_SCHEME
+from netsched.domain.scheme import DEFAULT_SCHEME, DEFAULT_TOPOLOGY
 
 if TYPE_CHECKING:
     from netsched.domain.placement import Placement
@@ -51,22 +59,18 @@ if TYPE_CHECKING:
 MAX_REPLICAS = 100_000
 MAX_DEGREE = 1_000_000
 MAX_NAME_LENGTH = 50
-DEFAULT_TOPOLOGY = "default"
 _TIER_RANKS = (
     "{"
     + ", ".join(f"'{tier}': {rank}" for rank, tier in enumerate(DEFAULT_SCHEME.tier_names))
     + "}"
 )
 
-# Messages shared by the CEL rules and the pure validator (one wording per rule).
+# Messages shared by the CEL rules and the pure validator (one wording per rule). The rules
+# about the gang itself (Hybrid degrees, tiers) and their messages live in netsched.domain.demand.
 NAME_TOO_LONG = (
     f"metadata.name must be at most {MAX_NAME_LENGTH} characters, start with a letter and hold "
     "only lowercase letters, digits and '-': it names the pods (<name>-<rank>) and their "
     "headless Service; choose a shorter name"
-)
-HYBRID_NEEDS_DEGREES = (
-    "pattern Hybrid needs tensorParallel, pipelineParallel and dataParallel: set all three "
-    "(their product must equal replicas x GPUs per pod)"
 )
 DEGREES_ONLY_FOR_HYBRID = (
     "tensorParallel, pipelineParallel and dataParallel apply only to pattern Hybrid: "
@@ -75,13 +79,6 @@ DEGREES_ONLY_FOR_HYBRID = (
 BYTES_PER_STEP_REQUIRED = (
     "bytesPerStep is required for every pattern but None: set the payload one step exchanges "
     "(e.g. the gradient size for DataParallel), as bytes or a quantity such as 512Mi"
-)
-DEGREES_MISMATCH = (
-    "tensorParallel x pipelineParallel x dataParallel must equal replicas x nvidia.com/gpu "
-    "per pod (the job's GPU count): change the degrees, replicas or the containers' GPU limits"
-)
-TIERS_INVERTED = (
-    "preferredTier must not be wider than maxTier: lower preferredTier or raise maxTier"
 )
 PRIORITY_EXCLUSIVE = (
     "set either priority or priorityClassName, not both: priorityClassName is resolved to a "
@@ -220,6 +217,7 @@ class TrainingJobSpec(ApiModel):
                 DEGREES_MISMATCH,
                 field_path=".communication",
             ),
+            cel(f"({GPUS_PER_POD_CEL}) >= 1", NO_GPUS, field_path=".template.spec.containers"),
             cel(
                 "!(has(self.priority) && has(self.priorityClassName))",
                 PRIORITY_EXCLUSIVE,
@@ -320,9 +318,23 @@ class TrainingJob(KubernetesObject):
     """A gang of worker pods placed together, network-aware.
 
     Example:
-        >>> job = TrainingJob.model_validate(yaml.safe_load(open("job.yaml")))
-        >>> job.to_demand().total_gpus
-        64
+        >>> import yaml
+        >>> job = TrainingJob.model_validate(yaml.safe_load('''
+        ... apiVersion: netsched.io/v1alpha1
+        ... kind: TrainingJob
+        ... metadata: {name: llama-7b-ddp, namespace: team-a}
+        ... spec:
+        ...   replicas: 8
+        ...   template:
+        ...     spec:
+        ...       containers:
+        ...         - name: trainer
+        ...           resources: {limits: {nvidia.com/gpu: 8}}
+        ...   communication: {pattern: DataParallel, bytesPerStep: 14Gi}
+        ... '''))
+        >>> demand = job.to_demand()
+        >>> demand.name, demand.total_gpus, demand.bytes_per_step
+        ('team-a/llama-7b-ddp', 64, 15032385536)
     """
 
     INFO: ClassVar[ResourceInfo] = ResourceInfo(
@@ -387,4 +399,5 @@ class TrainingJob(KubernetesObject):
             degrees=spec.communication.degrees,
             max_tier=spec.topology.max_tier,
             preferred_tier=spec.topology.preferred_tier,
+            network_topology=spec.topology.network_topology,
         )

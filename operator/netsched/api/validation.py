@@ -12,55 +12,43 @@ cannot see needs another object or arithmetic CEL cannot afford, and lives here:
 
 The CEL rules are re-checked too, with the same messages (constants shared with
 :mod:`netsched.api.trainingjob`), so a job read from a file, or admitted before a
-rule existed, is judged as the API server would judge it. The functions never
-raise on a parsed job: they return every problem, not the first.
+rule existed, is judged as the API server would judge it. The rules about the gang
+itself (Hybrid degrees, tiers) are the domain's
+(:mod:`netsched.domain.demand`), which placement applies too: they are called here,
+never written again. The functions never raise on a parsed job: they return every
+problem, not the first.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from netsched.api.networkpolicy import CIDR_INVALID, OPERATOR_VALUES, NetworkPeer, SelectorOperator
 from netsched.api.networktopology import (
-    LEVEL_LABEL_RESERVED,
-    LEVEL_LABELS_UNIQUE,
-    LEVEL_NAME_RESERVED,
     NetworkTopology,
 )
 from netsched.api.podtemplate import GPU_RESOURCE
 from netsched.api.trainingjob import (
     BYTES_PER_STEP_REQUIRED,
-    DEFAULT_TOPOLOGY,
-    DEGREES_MISMATCH,
     DEGREES_ONLY_FOR_HYBRID,
-    HYBRID_NEEDS_DEGREES,
     MAX_NAME_LENGTH,
     NAME_TOO_LONG,
     PRIORITY_EXCLUSIVE,
-    TIERS_INVERTED,
     TrainingJob,
 )
-from netsched.domain.demand import Pattern
-from netsched.domain.scheme import DEFAULT_SCHEME, HOST_TIER, HOSTNAME_LABEL, TopologyScheme
+from netsched.domain.demand import Pattern, Problem, degree_problems, gpu_problems, tier_problems
+from netsched.domain.scheme import (
+    DEFAULT_SCHEME,
+    DEFAULT_TOPOLOGY,
+    TopologyScheme,
+)
 
 INVALID_SPEC = "InvalidSpec"
 """Reason of the Ready=False condition the controller sets when problems are found."""
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with a job: where (``spec.topology.maxTier``) and what to do."""
-
-    field_path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.field_path}: {self.message}"
 
 
 def summary(problems: Sequence[Problem]) -> str:
@@ -91,8 +79,18 @@ def validate_training_job(
     job read from a file), to report a ``priorityClassName`` that names none.
 
     Example:
-        >>> [str(p) for p in validate_training_job(job, topology=None)]
-        ['spec.topology.maxTier: maxTier "rack" is not a tier of NetworkTopology ...']
+        >>> job = TrainingJob.model_validate({
+        ...     "metadata": {"name": "llm", "namespace": "ml"},
+        ...     "spec": {
+        ...         "replicas": 2,
+        ...         "template": {"spec": {"containers": [
+        ...             {"name": "trainer", "resources": {"limits": {"nvidia.com/gpu": 8}}}]}},
+        ...         "communication": {"pattern": "DataParallel", "bytesPerStep": "1Gi"},
+        ...         "topology": {"maxTier": "rack"}}})
+        >>> print(summary(validate_training_job(job, topology=None)))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        spec.topology.maxTier: maxTier "rack" is not a tier of NetworkTopology "default"
+        (its tiers, narrowest first: host, leaf, spine, core): use one of those
     """
     return [
         *_name_problems(job),
@@ -109,11 +107,16 @@ def validate_manifest(manifest: Any, topology: NetworkTopology | None) -> list[P
     try:
         job = TrainingJob.model_validate(manifest)
     except ValidationError as error:
-        return [
-            Problem(field_path=field_path(detail["loc"]), message=detail["msg"])
-            for detail in error.errors(include_url=False)
-        ]
+        return parse_problems(error)
     return validate_training_job(job, topology)
+
+
+def parse_problems(error: ValidationError) -> list[Problem]:
+    """pydantic's errors as problems, at the camelCase field path the API server would name."""
+    return [
+        Problem(field_path=field_path(detail["loc"]), message=detail["msg"])
+        for detail in error.errors(include_url=False)
+    ]
 
 
 def field_path(loc: Sequence[int | str]) -> str:
@@ -152,8 +155,6 @@ def _communication_problems(job: TrainingJob) -> Iterator[Problem]:
         communication.pipeline_parallel,
         communication.data_parallel,
     )
-    if communication.pattern == Pattern.HYBRID and None in degrees:
-        yield Problem("spec.communication.pattern", HYBRID_NEEDS_DEGREES)
     if communication.pattern != Pattern.HYBRID and any(d is not None for d in degrees):
         yield Problem("spec.communication.pattern", DEGREES_ONLY_FOR_HYBRID)
     if communication.pattern != Pattern.NONE and communication.bytes_per_step is None:
@@ -169,24 +170,14 @@ def _gpu_problems(job: TrainingJob) -> Iterator[Problem]:
             path = f"spec.template.spec.containers[{index}].resources.limits[{GPU_RESOURCE!r}]"
             yield Problem(path, str(error))
             return
-    degrees = job.spec.communication.degrees
-    if job.spec.communication.pattern != Pattern.HYBRID or degrees is None:
-        return
-    total = job.spec.replicas * gpus_per_pod
-    if degrees.total != total:
-        yield Problem(
-            "spec.communication",
-            f"{DEGREES_MISMATCH} (here {degrees.tensor} x {degrees.pipeline} x {degrees.data}"
-            f" = {degrees.total}, but {job.spec.replicas} replicas x {gpus_per_pod} GPUs"
-            f" = {total})",
-        )
-    elif gpus_per_pod % degrees.tensor != 0:
-        yield Problem(
-            "spec.communication.tensorParallel",
-            f"tensorParallel {degrees.tensor} must divide the {gpus_per_pod} GPUs of one pod: "
-            "tensor parallelism runs inside a pod; move the rest into pipelineParallel or "
-            "dataParallel",
-        )
+    yield from gpu_problems(gpus_per_pod)
+    communication = job.spec.communication
+    yield from degree_problems(
+        pattern=communication.pattern,
+        degrees=communication.degrees,
+        replicas=job.spec.replicas,
+        gpus_per_pod=gpus_per_pod,
+    )
 
 
 def _topology_problems(job: TrainingJob, topology: NetworkTopology | None) -> Iterator[Problem]:
@@ -200,31 +191,12 @@ def _topology_problems(job: TrainingJob, topology: NetworkTopology | None) -> It
             f'existing ones) or remove networkTopology to use "{DEFAULT_TOPOLOGY}"',
         )
         return
-    tiers = ", ".join(scheme.tier_names)
-    known = True
-    for field, tier in (
-        ("maxTier", constraints.max_tier),
-        ("preferredTier", constraints.preferred_tier),
-    ):
-        if tier is not None and tier not in scheme.tier_names:
-            known = False
-            yield Problem(
-                f"spec.topology.{field}",
-                f'{field} "{tier}" is not a tier of NetworkTopology "{name}" (its tiers, '
-                f"narrowest first: {tiers}): use one of those",
-            )
-    preferred, widest = constraints.preferred_tier, constraints.max_tier
-    inverted = (
-        known
-        and preferred is not None
-        and widest is not None
-        and scheme.tier_rank(preferred) > scheme.tier_rank(widest)
+    yield from tier_problems(
+        max_tier=constraints.max_tier,
+        preferred_tier=constraints.preferred_tier,
+        scheme=scheme,
+        topology=name,
     )
-    if inverted:
-        yield Problem(
-            "spec.topology.preferredTier",
-            f'{TIERS_INVERTED} (NetworkTopology "{name}" has, from narrowest: {tiers})',
-        )
 
 
 def _priority_problems(
@@ -280,23 +252,15 @@ def _is_cidr(text: str) -> bool:
     return True
 
 
-def validate_network_topology(topology: NetworkTopology) -> list[Problem]:
-    """Every problem of a NetworkTopology (the CEL rules of its CRD, checked in Python)."""
-    problems = []
-    seen_names: set[str] = set()
-    seen_labels: set[str] = set()
-    for index, level in enumerate(topology.spec.levels):
-        path = f"spec.levels[{index}]"
-        if level.name == HOST_TIER:
-            problems.append(Problem(f"{path}.name", LEVEL_NAME_RESERVED))
-        elif level.name in seen_names:
-            problems.append(
-                Problem(f"{path}.name", f'level "{level.name}" is listed twice: keep one')
-            )
-        if level.node_label == HOSTNAME_LABEL:
-            problems.append(Problem(f"{path}.nodeLabel", LEVEL_LABEL_RESERVED))
-        elif level.node_label in seen_labels:
-            problems.append(Problem("spec.levels", LEVEL_LABELS_UNIQUE))
-        seen_names.add(level.name)
-        seen_labels.add(level.node_label)
-    return problems
+def validate_network_topology(manifest: Any) -> list[Problem]:
+    """Every problem of a NetworkTopology manifest; empty when it parses.
+
+    Its CEL rules (level names and labels) are checked by the model itself (see
+    :class:`~netsched.api.networktopology.NetworkTopologySpec`), so a NetworkTopology
+    that parses has none: this only turns the parse errors into problems.
+    """
+    try:
+        NetworkTopology.model_validate(manifest)
+    except ValidationError as error:
+        return parse_problems(error)
+    return []

@@ -36,7 +36,8 @@ bytes / (Gbps * 1e9 / 8)``, where a link's Gbps is its share
     share = bandwidth / (1 + running gangs whose traffic crosses the link)
 
 The bandwidth is the measured one when fresh, else the level's nominal one (see
-:func:`netsched.domain.topology.build_snapshot`). Sharing is what makes a slow or
+:func:`netsched.domain.topology.build_snapshot`); both are always positive, so the
+predicted time is always finite (JSON has no Infinity). Sharing is what makes a slow or
 oversubscribed uplink hurt in a busy cluster: a leaf uplink at a quarter of 1.6
 Tbps still carries one 400 Gbps ring at full speed, but not three. The model:
 
@@ -74,7 +75,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from netsched.domain.demand import Demand, Pattern
+from netsched.domain.demand import Demand, Pattern, degree_problems
 from netsched.domain.fabric import Domain
 from netsched.domain.topology import ClusterSnapshot
 
@@ -132,7 +133,7 @@ def predict(demand: Demand, order: Sequence[str], snapshot: ClusterSnapshot) -> 
 
     Example:
         >>> from datetime import datetime, timedelta
-        >>> from netsched.domain.demand import Demand, Pattern
+        >>> from netsched.domain.demand import Demand, Pattern, degree_problems
         >>> from netsched.domain.scheme import DEFAULT_SCHEME
         >>> from netsched.domain.topology import build_snapshot
         >>> from netsched.domain.topology_sources import fat_tree
@@ -146,8 +147,8 @@ def predict(demand: Demand, order: Sequence[str], snapshot: ClusterSnapshot) -> 
 
     Raises:
         ValueError: ``order`` does not have one node per replica; a Hybrid demand
-            lacks degrees matching its GPU count; or two ranks sit under different
-            widest-level domains, which share no link.
+            breaks a rule of :func:`~netsched.domain.demand.degree_problems`; or two ranks
+            sit under different widest-level domains, which share no link.
         KeyError: a node is unknown to the snapshot or excluded from it.
     """
     if len(order) != demand.replicas:
@@ -192,11 +193,15 @@ def _chain(hosts: Sequence[int], payload: float, pairs: _Pairs) -> _Pairs:
 def _hybrid(demand: Demand, hosts: Sequence[int], payload: float) -> _Pairs:
     """Tensor rings, pipeline chains and data-parallel rings over GPUs; see module doc."""
     degrees = demand.degrees
-    if degrees is None or demand.gpus_per_pod < 1 or degrees.total != demand.total_gpus:
-        raise ValueError(
-            f"{demand.name}: Hybrid needs degrees with tensor*pipeline*data equal to its "
-            f"{demand.total_gpus} GPUs, got {degrees}"
-        )
+    problems = degree_problems(
+        pattern=demand.pattern,
+        degrees=degrees,
+        replicas=demand.replicas,
+        gpus_per_pod=demand.gpus_per_pod,
+    )
+    if problems:
+        raise ValueError(f"{demand.name}: {problems[0]}")
+    assert degrees is not None  # degree_problems refuses Hybrid without degrees
     t_deg, p_deg, d_deg = degrees.tensor, degrees.pipeline, degrees.data
     per_pod = demand.gpus_per_pod
 
@@ -294,9 +299,17 @@ def _summarise(
 
 
 def _seconds(size: float, gbps: float | None) -> float:
+    """Seconds ``size`` bytes take on a link, always finite.
+
+    Every link that carries traffic has positive bandwidth: TopologyScheme and
+    LinkSample refuse anything else, and only the widest level, which no traffic
+    crosses, has none.
+    """
     if size <= 0:
         return 0.0
-    return float("inf") if not gbps else size / (gbps * BYTES_PER_GBPS)
+    if gbps is None or gbps <= 0:
+        raise ValueError(f"{size:g} bytes on a link without bandwidth ({gbps} Gbps)")
+    return size / (gbps * BYTES_PER_GBPS)
 
 
 def _lowest_common(snapshot: ClusterSnapshot, hosts: Iterable[int]) -> Domain | None:

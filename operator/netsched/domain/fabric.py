@@ -43,6 +43,17 @@ class LinkSample:
     gbps: float
     observed_at: datetime
 
+    def __post_init__(self) -> None:
+        """Refuse a sample without bandwidth: a probe that moved nothing measured no link.
+
+        Raises:
+            ValueError: ``gbps`` is not positive.
+        """
+        if not self.gbps > 0:
+            raise ValueError(
+                f"{self.source} -> {self.target}: gbps must be positive, got {self.gbps}"
+            )
+
 
 @dataclass(frozen=True, slots=True)
 class Domain:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from netsched.domain.demand import Demand
-from netsched.domain.gang import Outcome, Placement, RankAssignment, Strategy, Unschedulable
+from netsched.domain.outcome import Outcome, Placement, RankAssignment, Strategy, Unschedulable
 from netsched.domain.placement_baselines import place_binpack, place_random, place_spread, place_tas
 from netsched.domain.placement_netsched import place_netsched
 from netsched.domain.placement_optimal import MAX_OPTIMAL_NODES, OptimalUnsupported, place_optimal

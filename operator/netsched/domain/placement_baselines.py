@@ -26,19 +26,11 @@ import heapq
 import random as stdlib_random
 from collections.abc import Callable
 
+from netsched.domain.capacity import Capacity, count_capacity, fitting, tier_limit
 from netsched.domain.demand import Demand
-from netsched.domain.gang import (
-    Capacity,
-    Outcome,
-    checked,
-    count_capacity,
-    fitting,
-    no_room,
-    placed,
-    ring_order,
-    tier_limit,
-)
+from netsched.domain.outcome import Outcome, checked, no_room, placed
 from netsched.domain.placement_fill import KUEUE, fill
+from netsched.domain.ring import ring_order
 from netsched.domain.topology import ClusterSnapshot
 
 _Chooser = Callable[[list[int]], int]

@@ -1,7 +1,7 @@
 """The fastest split of a gang under one domain, found by counting: netsched's phase 5.
 
 For a ring, a chain or an all-to-all whose ranks are in ring order (depth-first,
-see :func:`~netsched.domain.gang.ring_order`), the bytes on a domain's uplink
+see :func:`~netsched.domain.ring.ring_order`), the bytes on a domain's uplink
 depend only on ``k``, the gang's pods inside that domain (see
 :mod:`netsched.domain.cost`): a ring edge or a chain link when ``0 < k < N``, and
 ``k * (N - k) * S/N`` for all-to-all. So "can the gang finish its traffic in
@@ -27,9 +27,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+from netsched.domain.capacity import Capacity
 from netsched.domain.cost import BYTES_PER_GBPS, ring_edge_bytes
 from netsched.domain.demand import Demand, Pattern
-from netsched.domain.gang import Capacity
 from netsched.domain.placement_fill import Share
 from netsched.domain.topology import ClusterSnapshot
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netsched.domain.gang import Capacity
+from netsched.domain.capacity import Capacity
 from netsched.domain.topology import ClusterSnapshot
 
 Share = tuple[int, int]

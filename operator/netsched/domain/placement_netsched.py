@@ -14,22 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netsched.domain.capacity import Capacity, count_capacity, fitting, tier_limit, without
 from netsched.domain.cost import BYTES_PER_GBPS, Cost, predict, ring_edge_bytes
 from netsched.domain.demand import Demand, Pattern
-from netsched.domain.gang import (
-    Capacity,
-    Outcome,
-    checked,
-    count_capacity,
-    fitting,
-    no_room,
-    placed,
-    ring_order,
-    tier_limit,
-    without,
-)
+from netsched.domain.outcome import Outcome, checked, no_room, placed
 from netsched.domain.placement_bottleneck import COUNTED_PATTERNS, Bottleneck
 from netsched.domain.placement_fill import EVENLY, FASTEST, FEWEST, FillPolicy, Share, fill
+from netsched.domain.ring import ring_order
 from netsched.domain.topology import ClusterSnapshot
 
 NAME = "netsched"

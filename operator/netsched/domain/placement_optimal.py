@@ -3,7 +3,7 @@
 An integer program solved by HiGHS (``highspy``). Variables: ``x[h]`` pods on each
 host (integer, up to its room); one binary per domain of the gang's widest allowed
 tier, exactly one of which holds the gang. With ranks ordered depth-first (the
-same :func:`~netsched.domain.gang.ring_order` every strategy uses), the load on a
+same :func:`~netsched.domain.ring.ring_order` every strategy uses), the load on a
 domain's uplink depends only on ``k[d]``, the gang's pods inside it:
 
 * ring all-reduce or chain: one edge each way when ``0 < k[d] < N``, else nothing.
@@ -30,19 +30,11 @@ from typing import Any
 
 import highspy
 
+from netsched.domain.capacity import Capacity, count_capacity, fitting, tier_limit
 from netsched.domain.cost import ring_edge_bytes
 from netsched.domain.demand import Demand, Pattern
-from netsched.domain.gang import (
-    Capacity,
-    Outcome,
-    checked,
-    count_capacity,
-    fitting,
-    no_room,
-    placed,
-    ring_order,
-    tier_limit,
-)
+from netsched.domain.outcome import Outcome, checked, no_room, placed
+from netsched.domain.ring import ring_order
 from netsched.domain.topology import ClusterSnapshot
 
 NAME = "optimal"

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 HOST_TIER = "host"
+DEFAULT_TOPOLOGY = "default"
+"""The NetworkTopology a job names when it names none; :data:`DEFAULT_SCHEME` when none
+of that name exists."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,22 @@ class TopologyScheme:
 
     levels: tuple[Level, ...]
     host_gbps: float
+
+    def __post_init__(self) -> None:
+        """Refuse a link without bandwidth: no time could be predicted for bytes that cross it.
+
+        Raises:
+            ValueError: ``host_gbps``, or the uplink of a level but the widest, is not
+                positive (the widest level has no uplink; its value is ignored).
+        """
+        if not self.host_gbps > 0:
+            raise ValueError(f"host_gbps must be positive, got {self.host_gbps}")
+        for level in self.levels[1:]:
+            if not level.uplink_gbps > 0:
+                raise ValueError(
+                    f"level {level.name}: uplink_gbps must be positive below the widest level, "
+                    f"got {level.uplink_gbps}"
+                )
 
     @property
     def tier_names(self) -> tuple[str, ...]:

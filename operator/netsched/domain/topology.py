@@ -31,7 +31,7 @@ Node sources for tests, benchmarks and the dev cluster live in
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -64,6 +64,8 @@ class ClusterSnapshot:
         free: free GPUs per domain index (a host's own; a switch's sum over its hosts).
         excluded: node name -> why the node takes no part (not ready, cordoned,
             missing a tier label). Never silently dropped.
+        missing_labels: node name -> the scheme's label keys it lacks, for the nodes
+            excluded for that reason (so explanations can name the label to set).
         flows: running gangs whose traffic crosses each domain's uplink, per domain
             index; empty when no gang runs (every count zero).
         stale_samples: measurements ignored because they were older than the TTL.
@@ -75,6 +77,7 @@ class ClusterSnapshot:
     _fabric: Fabric
     free: tuple[int, ...]
     excluded: Mapping[str, str]
+    missing_labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     flows: tuple[int, ...] = ()
     stale_samples: int = 0
     unmatched_samples: int = 0
@@ -190,6 +193,7 @@ class ClusterSnapshot:
             _fabric=self._fabric,
             free=tuple(free),
             excluded=self.excluded,
+            missing_labels=self.missing_labels,
             flows=self._flows_shifted(links, sign=-sign),
             stale_samples=self.stale_samples,
             unmatched_samples=self.unmatched_samples,
@@ -269,7 +273,7 @@ def build_snapshot(
     Raises:
         ValueError: two nodes share a name, or a flow count is negative.
     """
-    included, excluded = _partition(list(nodes), scheme)
+    included, excluded, missing_labels = _partition(list(nodes), scheme)
     fabric = build_fabric(included, scheme)
     free = _count_free(fabric, used_gpus=used_gpus, reserved=reserved)
     samples = list(measurements)
@@ -280,6 +284,7 @@ def build_snapshot(
         _fabric=fabric,
         free=free,
         excluded=MappingProxyType(excluded),
+        missing_labels=MappingProxyType(missing_labels),
         flows=counts,
         stale_samples=len(samples) - len(fresh),
         unmatched_samples=unmatched,
@@ -289,24 +294,26 @@ def build_snapshot(
 
 def _partition(
     nodes: list[NodeInfo], scheme: TopologyScheme
-) -> tuple[list[NodeInfo], dict[str, str]]:
+) -> tuple[list[NodeInfo], dict[str, str], dict[str, tuple[str, ...]]]:
     names = [node.name for node in nodes]
     if len(set(names)) != len(names):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"node names must be unique; repeated: {', '.join(duplicates[:5])}")
     included: list[NodeInfo] = []
     excluded: dict[str, str] = {}
+    unlabelled: dict[str, tuple[str, ...]] = {}
     for node in nodes:
-        missing = [lv.label_key for lv in scheme.levels if not node.labels.get(lv.label_key)]
+        missing = tuple(lv.label_key for lv in scheme.levels if not node.labels.get(lv.label_key))
         if missing:
             excluded[node.name] = f"missing tier label {', '.join(missing)}"
+            unlabelled[node.name] = missing
         elif not node.ready:
             excluded[node.name] = "not Ready"
         elif node.unschedulable:
             excluded[node.name] = "cordoned (spec.unschedulable)"
         else:
             included.append(node)
-    return included, excluded
+    return included, excluded, unlabelled
 
 
 def _count_free(
