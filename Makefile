@@ -28,10 +28,20 @@ nca: $(NCA) ## network-config-analyzer in a virtualenv of its own (its pins clas
 binaries: install ## build (once) the control-plane binaries into ~/.cache/netsched
 	$(NETSCHED) dev-cluster build
 
-demo: binaries ## a 64-node leaf/spine cluster of fake GPU nodes on 127.0.0.1
-	$(NETSCHED) dev-cluster up --nodes 64
-	@$(NETSCHED) dev-cluster nodes | head -12
-	@echo "  ... (netsched dev-cluster nodes lists all of them)"
+DEV_KUBECONFIG := $(HOME)/.cache/netsched/dev-cluster/kubeconfig
+
+demo: binaries ## a 64-node leaf/spine of fake GPU nodes, the operator, the examples placed
+	$(NETSCHED) dev-cluster up --nodes 64 --operator
+	@KUBECTL=$$($(NETSCHED) dev-cluster build | awk '$$1 == "kubectl" {print $$2}'); \
+	export KUBECONFIG=$(DEV_KUBECONFIG); \
+	$$KUBECTL apply --server-side -f deploy/examples/priorityclass.yaml >/dev/null; \
+	$$KUBECTL apply --server-side -R -f deploy/examples/ | sed 's/^/  /'; \
+	$$KUBECTL wait tj --all --for=jsonpath='{.status.conditions[?(@.type=="Placed")].reason}' \
+	  --timeout=60s >/dev/null 2>&1; sleep 2; \
+	echo; echo "$$KUBECTL get tj"; $$KUBECTL get tj; echo; \
+	echo "why a job waits, or where it went:  $(NETSCHED) explain <job>"; \
+	echo "the queue:                           $(NETSCHED) queue"; \
+	echo "stop everything (operator included): $(NETSCHED) dev-cluster down"
 
 lint: install ## ruff, mypy --strict, the import contracts
 	$(BIN)/ruff check operator tests bench

@@ -88,6 +88,9 @@ def cluster() -> Iterator[Cluster]:
     test_nodes = devcluster.leaf_spine(TEST_NODES)
     reused = devcluster.running()
     if reused is not None:
+        from netsched.devcluster.operator_process import stop_operator
+
+        stop_operator(reused)  # the tests run their own; two would both hand out GPUs
         devcluster.add_nodes(reused, test_nodes)
         yield Cluster(kubeconfig=reused.kubeconfig, kubectl_binary=devcluster.kubectl_path())
         return

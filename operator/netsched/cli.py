@@ -65,6 +65,9 @@ def dev_cluster_up(
     apiserver_port: Annotated[
         int | None, typer.Option(help="Pin the API server's port (default: a free one).")
     ] = None,
+    operator: Annotated[
+        bool, typer.Option("--operator", help="Also install the CRDs and run the operator.")
+    ] = False,
 ) -> None:
     """Start the dev cluster (or reuse a running one) and create its nodes."""
     from netsched import devcluster
@@ -81,6 +84,15 @@ def dev_cluster_up(
     except (devcluster.ComponentError, ValueError) as error:
         _fail(error)
     typer.echo(f"dev cluster up with {len(infos)} GPU nodes in {time.monotonic() - started:.1f} s")
+    if operator:
+        from netsched.devcluster import operator_process
+
+        try:
+            running = operator_process.start_operator(plane)
+        except devcluster.ComponentError as error:
+            _fail(error)
+        typer.echo(f"  operator running (pid {running.pid}), log: {running.log}")
+        typer.echo(f"  metrics: {operator_process.metrics_url()}")
     typer.echo(f"  export KUBECONFIG={plane.kubeconfig}")
     typer.echo(f"  {devcluster.kubectl_path()} get nodes -L netsched.io/spine,netsched.io/leaf")
     typer.echo("  netsched dev-cluster nodes      # GPU nodes by tier")
@@ -166,6 +178,51 @@ def run_command(
             liveness=liveness,
         )
     )
+
+
+# --- explain, queue: the operator's decisions, read back ----------------------------------
+
+
+KubeconfigOption = Annotated[
+    Path | None, typer.Option(help="The cluster (default: $KUBECONFIG or ~/.kube/config).")
+]
+
+
+@app.command("explain")
+def explain_command(
+    job: Annotated[str, typer.Argument(help="The TrainingJob's name.")],
+    namespace: Annotated[str, typer.Option("--namespace", "-n")] = "default",
+    kubeconfig: KubeconfigOption = None,
+) -> None:
+    """Where each rank went and why, against the best labels-only placement; or why it waits."""
+    from kubernetes.client.exceptions import ApiException
+
+    from netsched import explain
+    from netsched.controller.kube import connect
+
+    try:
+        with connect(kubeconfig) as api:
+            typer.echo(
+                explain.explain(explain.Reader(api), namespace=namespace, name=job), nl=False
+            )
+    except ApiException as error:
+        if error.status == 404:
+            _fail(LookupError(f"TrainingJob {namespace}/{job} not found (kubectl get tj -A)"))
+        raise
+
+
+@app.command("queue")
+def queue_command(kubeconfig: KubeconfigOption = None) -> None:
+    """The waiting TrainingJobs, in the order netsched will try them."""
+    from datetime import UTC
+    from datetime import datetime as clock
+
+    from netsched import explain
+    from netsched.controller.kube import connect
+
+    with connect(kubeconfig) as api:
+        entries = explain.queue(explain.Reader(api).jobs(), now=clock.now(UTC))
+    typer.echo(explain.queue_table(entries), nl=False)
 
 
 # --- crd: the CustomResourceDefinitions, generated from netsched.api ----------------------------

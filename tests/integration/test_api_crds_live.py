@@ -85,7 +85,9 @@ def read_back(api: Cluster, manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def example_files() -> list[Path]:
-    return sorted(EXAMPLES.rglob("*.yaml"))
+    """Every example of netsched's own kinds (not the PriorityClass one names)."""
+    paths = sorted(EXAMPLES.rglob("*.yaml"))
+    return [path for path in paths if yaml.safe_load(path.read_text())["kind"] in MODELS]
 
 
 # --- the CRDs themselves ----------------------------------------------------------------------

@@ -50,6 +50,37 @@ def connect(kubeconfig: Path | None = None) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
+def request(
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    body: Mapping[str, Any] | None = None,
+    *,
+    content_type: str = "application/json",
+) -> dict[str, Any]:
+    """One request to the API server, JSON in and out (blocking).
+
+    Raises:
+        Rejected: a create (POST) refused as invalid or forbidden.
+        ApiException: any other error status.
+    """
+    headers = {"Accept": "application/json", "Content-Type": content_type}
+    serialized = api.param_serialize(
+        method=method,
+        resource_path=path,
+        header_params=headers,
+        body=None if body is None else dict(body),
+        auth_settings=["BearerToken"],
+    )
+    response = api.call_api(*serialized)
+    response.read()  # type: ignore[no-untyped-call]
+    if response.status in (400, 403, 422) and method == "POST":
+        raise Rejected(_message(response.data))
+    if response.status >= 400:
+        raise ApiException(status=response.status, reason=response.reason, body=response.data)
+    return cast(dict[str, Any], json.loads(response.data or b"{}"))
+
+
 class Kube:
     """The handful of requests the operator makes.
 
@@ -60,30 +91,6 @@ class Kube:
     def __init__(self, api: client.ApiClient) -> None:
         self._api = api
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        *,
-        content_type: str = "application/json",
-    ) -> dict[str, Any]:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
-        request = self._api.param_serialize(
-            method=method,
-            resource_path=path,
-            header_params=headers,
-            body=None if body is None else dict(body),
-            auth_settings=["BearerToken"],
-        )
-        response = self._api.call_api(*request)
-        response.read()  # type: ignore[no-untyped-call]
-        if response.status in (400, 403, 422) and method == "POST":
-            raise Rejected(_message(response.data))
-        if response.status >= 400:
-            raise ApiException(status=response.status, reason=response.reason, body=response.data)
-        return cast(dict[str, Any], json.loads(response.data or b"{}"))
-
     async def _request(
         self,
         method: str,
@@ -92,7 +99,9 @@ class Kube:
         *,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        return await asyncio.to_thread(self._call, method, path, body, content_type=content_type)
+        return await asyncio.to_thread(
+            request, self._api, method, path, body, content_type=content_type
+        )
 
     async def create(self, manifest: Mapping[str, Any]) -> bool:
         """Create a Pod, Service or NetworkPolicy; False when it already exists."""
