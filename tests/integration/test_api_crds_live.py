@@ -244,7 +244,7 @@ def test_status_is_a_subresource_and_feeds_the_columns(
     assert [r.rank for r in stored.status.placement.ranks] == list(range(8))
     table = api.kubectl("get", "tj", name, "-n", ns).stdout.split("\n")
     header, row = table[0].split(), table[1].split()
-    assert header == ["NAME", "PHASE", "REPLICAS", "GPUS", "TIER", "COMM/STEP", "AGE"]
+    assert header == ["NAME", "PHASE", "REPLICAS", "GPUS", "TIER", "COMM/STEP", "QUEUE", "AGE"]
     assert row[:6] == [name, "Running", "8", "64", "spine", "0.125"]
     # A status written through the main resource is ignored (status is a subresource).
     api.kubectl(

@@ -408,8 +408,7 @@ class Worker:
         conditions = []
         if reason is not None and message is not None:
             conditions.append(("Placed", False, reason, message))
-            if reason == "Unschedulable":
-                fields["phase"] = Phase.UNSCHEDULABLE
+            fields["phase"] = Phase.UNSCHEDULABLE  # not placeable now: unfit, or held
         await self._write(record, now=now, conditions=conditions, **fields)
         if not same_reason and message is not None and reason is not None:
             self._event(
