@@ -152,7 +152,9 @@ def run_command(
     liveness: Annotated[
         str | None, typer.Option(help="kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Debug logging of netsched's own decisions.")
+    ] = False,
 ) -> None:
     """Run the operator: queue, place, start, isolate, recover and report TrainingJobs."""
     import logging
@@ -163,11 +165,12 @@ def run_command(
     if strategy not in STRATEGIES:
         _fail(ValueError(f"--strategy: choose one of {', '.join(STRATEGIES)}, not {strategy!r}"))
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not verbose:  # kopf logs every handled watch event at INFO
-        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    # kopf logs every handled watch event at INFO: keep that quiet, even when verbose.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    if verbose:
+        logging.getLogger("netsched").setLevel(logging.DEBUG)
     run(
         Options(
             kubeconfig=kubeconfig,

@@ -53,7 +53,7 @@ class OperatorProcess:
             sys.executable, "-m", "netsched.cli", "run",
             f"--kubeconfig={self.cluster.kubeconfig}",
             f"--metrics-port={self.metrics_port}", "--metrics-address=127.0.0.1",
-            f"--starvation-seconds={STARVATION_SECONDS}", *self.extra,
+            f"--starvation-seconds={STARVATION_SECONDS}", "--verbose", *self.extra,
         ]  # fmt: skip
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log.open("wb") as out:
@@ -80,7 +80,7 @@ class OperatorProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
 
@@ -251,11 +251,19 @@ def assert_invariants(cluster: Cluster) -> None:
 
 
 def delete_jobs(cluster: Cluster, namespace: str) -> None:
-    """Delete every TrainingJob in ``namespace`` and wait until their pods are gone."""
-    cluster.kubectl("delete", "tj", "--all", "-n", namespace, "--wait=true", "--timeout=60s")
+    """Delete every TrainingJob in ``namespace`` and wait until their pods are gone.
+
+    The pods are force-deleted too: the garbage collector would remove them, but one by
+    one, and the next test wants the GPUs now.
+    """
+    cluster.kubectl("delete", "tj", "--all", "-n", namespace, "--wait=false")
+    cluster.kubectl(
+        "delete", "pods", "--all", "-n", namespace, "--grace-period=0", "--force", "--wait=false"
+    )
     Cluster.wait_for(
-        lambda: not cluster.get("pods", "-n", namespace)["items"],
-        what=f"the pods of {namespace} to go",
+        lambda: not cluster.get("pods,tj", "-n", namespace)["items"],
+        what=f"the jobs and pods of {namespace} to go",
+        timeout=120,
     )
 
 

@@ -1,7 +1,7 @@
 """The operator's writes to the API server, each one request, run off the event loop.
 
-The Kubernetes client is synchronous; every call here runs in a thread
-(:func:`asyncio.to_thread`) so that the watch streams and the placement worker never
+The Kubernetes client is synchronous; every call here runs in a thread of a pool of
+its own so that the watch streams and the placement worker never
 wait on a socket. Creates that find the object already there (HTTP 409
 AlreadyExists) and deletes that find nothing (404) succeed: after a restart the
 operator repeats steps, and each must be harmless the second time.
@@ -10,10 +10,12 @@ operator repeats steps, and each must be harmless the second time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -90,6 +92,9 @@ class Kube:
 
     def __init__(self, api: client.ApiClient) -> None:
         self._api = api
+        # asyncio's default pool has cpu+4 threads: on a small machine that would allow
+        # only a handful of requests in flight. The client's pool allows 32 connections.
+        self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="kube")
 
     async def _request(
         self,
@@ -99,9 +104,8 @@ class Kube:
         *,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        return await asyncio.to_thread(
-            request, self._api, method, path, body, content_type=content_type
-        )
+        call = functools.partial(request, self._api, method, path, body, content_type=content_type)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     async def create(self, manifest: Mapping[str, Any]) -> bool:
         """Create a Pod, Service or NetworkPolicy; False when it already exists."""

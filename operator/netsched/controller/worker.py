@@ -2,10 +2,12 @@
 
 Each cycle has two phases:
 
-1. **Reconcile.** For every job, validate it, ask :func:`netsched.domain.lifecycle.next_step`
-   what comes next, and do that one step (create the gated pods, pin pods of a
-   recorded placement, advance the phase, restart or fail the gang, delete a finished
-   job). A failure in one job is logged, counted and posted as an Event; the others go on.
+1. **Reconcile.** For every job (several at once: a job's step writes only its own
+   objects and decides nothing about capacity), validate it, ask
+   :func:`netsched.domain.lifecycle.next_step` what comes next, and do that one step
+   (create the gated pods, pin pods of a recorded placement, advance the phase, restart
+   or fail the gang, delete a finished job). A failure in one job is logged, counted
+   and posted as an Event; the others go on.
 2. **Place.** The jobs waiting for a placement are walked in queue order
    (:mod:`netsched.domain.queue`), one decision at a time on one snapshot, which each
    placement updates before the next decision reads it: two decisions never hand out
@@ -26,7 +28,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +48,8 @@ from netsched.domain.topology import ClusterSnapshot
 log = logging.getLogger("netsched.worker")
 MAX_IDLE_SECONDS = 30.0
 """The longest the worker sleeps without an event (a safety net, not the trigger)."""
+RECONCILE_CONCURRENCY = 16
+"""Jobs reconciled at once in phase 1 (their steps write only their own objects)."""
 MAX_BACKOFF_SECONDS = 60.0
 """The longest a job whose reconcile keeps failing is left alone between tries."""
 COALESCE_SECONDS = 0.05
@@ -105,17 +109,23 @@ class Worker:
 
     async def cycle(self, *, now: datetime) -> datetime | None:
         """One reconcile pass and one placement round; returns the nearest deadline."""
+        started = time.perf_counter()
         state = self.cache.cluster_state()
         healthy = self.cache.health()
         deadlines: list[datetime] = []
         waiting: list[tuple[JobRecord, Waiting]] = []
         records = self.cache.jobs()
-        for record in records:
+        limit = asyncio.Semaphore(RECONCILE_CONCURRENCY)
+
+        async def reconcile(record: JobRecord) -> Any:
             if self._backing_off(record, now=now):
-                continue
-            step = await self._guarded(
-                record, "reconcile", self._reconcile(record, state.topologies, healthy, now)
-            )
+                return None
+            async with limit:
+                work = self._reconcile(record, state.topologies, healthy, now)
+                return await self._guarded(record, "reconcile", work)
+
+        steps = await asyncio.gather(*(reconcile(r) for r in records))
+        for record, step in zip(records, steps, strict=True):
             if isinstance(step, lifecycle.Enqueue):
                 waiting.append((record, _waiting(record, self.cache.priorities(), now=now)))
             until = getattr(step, "until", None)
@@ -125,6 +135,10 @@ class Worker:
             starving = await self._place_round(waiting, now=now)
             deadlines += starving
         metrics.QUEUE_LENGTH.set(len(waiting))
+        log.debug(
+            "cycle: %d jobs, %d waiting, %.3f s", len(records), len(waiting),
+            time.perf_counter() - started,
+        )  # fmt: skip
         metrics.record_phases(
             (str((r.manifest.get("status") or {}).get("phase", Phase.PENDING)) for r in records),
             known=[str(p) for p in Phase],
@@ -300,17 +314,33 @@ class Worker:
         )
         state = self.cache.cluster_state()
         snapshots: dict[str, ClusterSnapshot] = {}
+        empty = dataclasses.replace(state, used_gpus={}, reserved_gpus={})
+        idle_snapshots: dict[str, ClusterSnapshot] = {}
+
+        def idle(job: TrainingJob) -> ClusterSnapshot:
+            """The cluster with nothing running: would the job fit were every job to end?"""
+            name = job.spec.topology.network_topology
+            if name not in idle_snapshots:
+                idle_snapshots[name] = empty.snapshot_for(job, now=now)
+            return idle_snapshots[name]
+
         deadlines = []
+        commits = []
         for turn in turns:
             record = records[turn.job.key]
             outcome = await self._guarded(
-                record, "place", self._take_turn(record, turn, state, snapshots, now=now)
+                record, "place", self._take_turn(record, turn, state, snapshots, idle, now=now)
             )
             if isinstance(outcome, Placement):
+                # The decision is made and counted in the snapshot; its writes can overlap
+                # the next decisions.
                 state = _reserve(state, outcome)
+                work = self._commit(record, outcome, now=now)
+                commits.append(asyncio.create_task(self._guarded(record, "place", work)))
             elif outcome is True:  # waits, but would fit once running jobs end
                 turns.unplaced(turn.job)
                 deadlines.append(turns.starves_at(turn.job))
+        await asyncio.gather(*commits)
         if snapshots:
             metrics.record_domains(next(iter(snapshots.values())))
         return [d for d in deadlines if d > now]
@@ -321,6 +351,7 @@ class Worker:
         turn: Turn,
         state: ClusterState,
         snapshots: dict[str, ClusterSnapshot],
+        idle: Callable[[TrainingJob], ClusterSnapshot],
         *,
         now: datetime,
     ) -> Placement | bool | None:
@@ -355,8 +386,7 @@ class Worker:
         if not isinstance(outcome, Placement):
             metrics.SCHEDULE_ATTEMPTS.labels(result="unschedulable").inc()
             snapshots[topology] = snapshot
-            idle = dataclasses.replace(state, used_gpus={}, reserved_gpus={})
-            fits = isinstance(place(job.to_demand(), idle.snapshot_for(job, now=now)), Placement)
+            fits = isinstance(place(job.to_demand(), idle(job)), Placement)
             self._tried[turn.job.key] = (self._capacity, generation, fits)
             message = f"{outcome.reason}\n{outcome.explanation}"
             if not fits:
@@ -369,23 +399,28 @@ class Worker:
         metrics.SCHEDULE_ATTEMPTS.labels(result="placed").inc()
         snapshots.clear()
         snapshots[topology] = snapshot.with_allocation(outcome.gpus_by_node())
-        placement = PlacementStatus.from_placement(outcome)
+        self._tried.pop(turn.job.key, None)
+        metrics.record_placement(outcome)
+        return outcome
+
+    async def _commit(self, record: JobRecord, placement: Placement, *, now: datetime) -> None:
+        """Record the placement in the job's status, then pin its pods (in that order: an
+        operator killed in between finishes this placement instead of choosing another)."""
+        job = record.job
+        assert job is not None
+        status = PlacementStatus.from_placement(placement)
         await self._write(
             record,
             now=now,
             phase=Phase.PLACING,
-            conditions=[("Placed", True, "Placed", outcome.explanation)],
-            placement=placement.model_dump(by_alias=True, mode="json", exclude_none=True),
+            conditions=[("Placed", True, "Placed", placement.explanation)],
+            placement=status.model_dump(by_alias=True, mode="json", exclude_none=True),
             queuePosition=None,
         )
-        self._tried.pop(turn.job.key, None)
-        pods = tuple(
-            (manifests.pod_name(job.metadata.name or "", r.rank), r.node) for r in outcome.ranks
-        )
+        name = job.metadata.name or ""
+        pods = tuple((manifests.pod_name(name, r.rank), r.node) for r in placement.ranks)
         await self._pin(record, job, pods)
-        metrics.record_placement(outcome)
-        self._event(record, "Normal", "Placed", outcome.explanation)
-        return outcome
+        self._event(record, "Normal", "Placed", placement.explanation)
 
     async def _waiting(
         self,
