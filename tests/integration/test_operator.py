@@ -465,3 +465,50 @@ def test_a_large_gang_behind_a_stream_of_small_ones_is_placed_within_the_bound(
     assert backfilled, "small jobs should backfill while the large one is young"
     assert held, "small jobs should be held behind the starving large one"
     assert waited >= STARVATION_SECONDS - 1
+
+
+def test_a_gang_that_does_not_bind_in_time_is_unreserved_and_replanned(
+    api: Cluster, jobs: str
+) -> None:
+    """kube-scheduler refuses the pinned pods (they ask for more CPU than any node has, which
+    netsched does not count): after the bind timeout the pins are released and re-planned."""
+    manifest = training_job("stuck", jobs, runPolicy={"schedulingTimeoutSeconds": 5})
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    container["resources"]["requests"] = {"cpu": "1000"}
+    api.apply(manifest)
+    wait_phase(api, jobs, "stuck", "Placing")
+    first = {p["metadata"]["uid"] for p in pods(api, jobs, "stuck")}
+    assert all(p["spec"].get("nodeSelector") for p in pods(api, jobs, "stuck"))
+    Cluster.wait_for(
+        lambda: any(e["reason"] == "BindTimeout" for e in events(api, jobs, "stuck")),
+        what="the bind timeout",
+    )
+    Cluster.wait_for(
+        lambda: (len(gang := pods(api, jobs, "stuck")) == 2
+                 and not first & {p["metadata"]["uid"] for p in gang}),
+        what="a new gang",
+    )  # fmt: skip
+    timeout = next(e for e in events(api, jobs, "stuck") if e["reason"] == "BindTimeout")
+    assert "did not bind within 5 s" in timeout["message"]
+    assert status_of(api, jobs, "stuck").get("restarts", 0) == 0
+
+
+def test_explain_and_queue_read_the_decisions_back(api: Cluster, jobs: str) -> None:
+    api.apply(training_job("shown", jobs, replicas=2))
+    found = wait_phase(api, jobs, "shown", "Running")
+    api.apply(training_job("too-big", jobs, replicas=2, gpus=16))
+    wait_phase(api, jobs, "too-big", "Unschedulable")
+
+    def netsched(*args: str) -> str:
+        command = [sys.executable, "-m", "netsched.cli", *args, f"--kubeconfig={api.kubeconfig}"]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    shown = netsched("explain", "shown", "-n", jobs)
+    for entry in found["status"]["placement"]["ranks"]:
+        assert entry["node"] in shown
+    assert "labels-only (tas) on the cluster now, without this job: comm/step" in shown
+    waiting = netsched("explain", "too-big", "-n", jobs)
+    assert "Unschedulable" in waiting and "needs 2 pods of 16 GPUs" in waiting
+    queue = netsched("queue")
+    line = next(row for row in queue.splitlines() if f"{jobs}/too-big" in row)
+    assert line.split()[0] == "1" and "Unschedulable" in line
