@@ -388,7 +388,7 @@ class Worker:
             snapshots[topology] = snapshot
             fits = isinstance(place(job.to_demand(), idle(job)), Placement)
             self._tried[turn.job.key] = (self._capacity, generation, fits)
-            message = f"{outcome.reason}\n{outcome.explanation}"
+            message = outcome.explanation  # it opens with the reason
             if not fits:
                 message += (
                     "\nIt would not fit even if every running job ended, so it does not hold "
