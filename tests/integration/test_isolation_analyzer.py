@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from gangs import training_job
 
 from conftest import Cluster
 from integration.connectivity import ALL_CONNECTIONS, Connection, connectivity, only
@@ -34,30 +35,6 @@ STORAGE = "10.99.0.0/16"
 SCRAPE_PORT = 8080
 MONITORING = "monitoring"
 FIELD_MANAGER = "isolation-test"
-
-
-def training_job(name: str, namespace: str, *, replicas: int, isolation: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "netsched.io/v1alpha1",
-        "kind": "TrainingJob",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "replicas": replicas,
-            "template": {
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "trainer",
-                            "image": "trainer:test",
-                            "resources": {"limits": {"nvidia.com/gpu": 1}},
-                        }
-                    ]
-                }
-            },
-            "communication": {"pattern": "DataParallel", "bytesPerStep": "1Gi"},
-            "isolation": isolation,
-        },
-    }
 
 
 def bystander(name: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
@@ -115,8 +92,8 @@ def test_each_job_talks_to_itself_dns_and_its_peers_only(
         ]
     }
     to_storage = {"egress": [{"ipBlock": {"cidr": STORAGE}, "ports": [{"port": 443}]}]}
-    job_a = launch(api, training_job("job-a", ns_a, replicas=3, isolation=scraped))
-    job_b = launch(api, training_job("job-b", ns_b, replicas=2, isolation=to_storage))
+    job_a = launch(api, training_job("job-a", ns_a, replicas=3, gpus=1, isolation=scraped))
+    job_b = launch(api, training_job("job-b", ns_b, replicas=2, gpus=1, isolation=to_storage))
 
     # Phase 2: the bystanders and every namespace, then the analyzer's matrix.
     scraper = bystander("prometheus", MONITORING, {"app.kubernetes.io/name": "prometheus"})
@@ -155,7 +132,7 @@ def test_each_job_talks_to_itself_dns_and_its_peers_only(
 
 
 def test_the_policy_is_removed_with_its_job(api: Cluster, namespace: str) -> None:
-    launch(api, training_job("job-c", namespace, replicas=2, isolation={}))
+    launch(api, training_job("job-c", namespace, replicas=2, gpus=1, isolation={}))
 
     api.kubectl("delete", "trainingjob", "job-c", "-n", namespace, "--cascade=background")
 

@@ -86,14 +86,15 @@ class KubernetesObject(ApiModel):
     @model_validator(mode="before")
     @classmethod
     def _plain_data(cls, data: Any) -> Any:
-        return _plain(data)
+        return plain(data)
 
 
-def _plain(data: Any) -> Any:
+def plain(data: Any) -> Any:
+    """``data`` as plain dicts and lists (a kopf ``Body`` or a ``MappingProxy`` copied out)."""
     if isinstance(data, Mapping):
-        return {key: _plain(value) for key, value in data.items()}
+        return {key: plain(value) for key, value in data.items()}
     if isinstance(data, list | tuple):
-        return [_plain(value) for value in data]
+        return [plain(value) for value in data]
     return data
 
 

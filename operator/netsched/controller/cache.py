@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from netsched.api import LinkMeasurement, NetworkTopology, TrainingJob
+from netsched.api.meta import plain
 from netsched.api.occupancy import ObjectError, node_info, pod_occupancy, reserved_node
 from netsched.clusterfile import ClusterState
 from netsched.domain.lifecycle import GangPod
@@ -98,7 +99,7 @@ def gang_row(body: Mapping[str, Any]) -> dict[tuple[str, str], GangPod]:
 
 def job_row(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     metadata = body["metadata"]
-    return {(metadata["namespace"], metadata["name"]): _plain(body)}
+    return {(metadata["namespace"], metadata["name"]): plain(body)}
 
 
 def topology_row(body: Mapping[str, Any]) -> dict[str, NetworkTopology]:
@@ -122,14 +123,6 @@ def measurement_row(body: Mapping[str, Any]) -> dict[str, LinkMeasurement]:
 def _key(body: Mapping[str, Any]) -> str:
     metadata = body.get("metadata", {})
     return f"{metadata.get('namespace', '')}/{metadata.get('name', '')}"
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 # --- the cache ---------------------------------------------------------------------------------
@@ -192,7 +185,7 @@ class Cache:
     def wrote(self, manifest: Mapping[str, Any]) -> None:
         """Remember the job as the API server returned it after our write."""
         metadata = manifest["metadata"]
-        self._written[f"{metadata['namespace']}/{metadata['name']}"] = _plain(manifest)
+        self._written[f"{metadata['namespace']}/{metadata['name']}"] = plain(manifest)
 
     def forget(self, key: str) -> None:
         self._written.pop(key, None)
