@@ -33,7 +33,7 @@ import yaml
 from pydantic import ValidationError
 
 from netsched.api import LinkMeasurement, NetworkTopology, TrainingJob, as_utc, scheme_for
-from netsched.api.occupancy import ObjectError, node_info, pod_occupancy
+from netsched.api.occupancy import ObjectError, node_info, pod_occupancy, refusal
 from netsched.api.validation import parse_problems
 from netsched.domain.nodes import NodeInfo
 from netsched.domain.topology import ClusterSnapshot, build_snapshot
@@ -85,11 +85,19 @@ class ClusterState:
         scheme = scheme_for(name, topology)
         if scheme is None:
             raise ValueError(f'NetworkTopology "{name}" does not exist')
+        pod = job.spec.template.spec.model_dump(by_alias=True)
+        selector, tolerations = pod.get("nodeSelector") or {}, pod.get("tolerations") or []
+        refused = {
+            node.name: why
+            for node in self.nodes
+            if (why := refusal(node, node_selector=selector, tolerations=tolerations))
+        }
         return build_snapshot(
             nodes=self.nodes,
             scheme=scheme,
             used_gpus=self.used_gpus,
             reserved=self.reserved_gpus,
+            refused=refused,
             measurements=[m.to_sample(scheme) for m in self.measurements],
             now=as_utc(now),
             measurement_ttl=self.measurement_ttl(topology),

@@ -512,3 +512,32 @@ def test_explain_and_queue_read_the_decisions_back(api: Cluster, jobs: str) -> N
     queue = netsched("queue")
     line = next(row for row in queue.splitlines() if f"{jobs}/too-big" in row)
     assert line.split()[0] == "1" and "Unschedulable" in line
+
+
+def test_a_leaf_tainted_for_maintenance_is_avoided_unless_tolerated(
+    api: Cluster, jobs: str
+) -> None:
+    leaves = _free_leaves(api)
+    first = leaves[0]
+    for index, nodes in enumerate(leaves[2:]):  # leave two idle leaves: one tainted, one not
+        api.apply(
+            training_job(f"fill-{index}", jobs, replicas=len(nodes), topology={"maxTier": "leaf"})
+        )
+    for index in range(len(leaves) - 2):
+        wait_phase(api, jobs, f"fill-{index}", "Running")
+    api.kubectl("taint", "nodes", *first, "maintenance=yes:NoSchedule")
+    try:
+        api.apply(training_job("avoids", jobs, replicas=len(first), topology={"maxTier": "leaf"}))
+        found = wait_phase(api, jobs, "avoids", "Running")
+        assert not {r["node"] for r in found["status"]["placement"]["ranks"]} & set(first)
+        tolerant = training_job(
+            "tolerates", jobs, replicas=len(first), topology={"maxTier": "leaf"}
+        )
+        tolerant["spec"]["template"]["spec"]["tolerations"] = [
+            {"key": "maintenance", "operator": "Exists", "effect": "NoSchedule"}
+        ]
+        api.apply(tolerant)
+        found = wait_phase(api, jobs, "tolerates", "Running")
+        assert {r["node"] for r in found["status"]["placement"]["ranks"]} == set(first)
+    finally:
+        api.kubectl("taint", "nodes", *first, "maintenance-")

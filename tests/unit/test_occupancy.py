@@ -106,3 +106,80 @@ def test_the_cluster_file_counts_reservations_apart_from_bound_pods() -> None:
     ]
     state = parse_cluster({"kind": "List", "items": items}, source="c.yaml")
     assert (dict(state.used_gpus), dict(state.reserved_gpus)) == ({"n1": 2}, {"n1": 4})
+
+
+# --- which nodes a job's pods may use ------------------------------------------------------
+
+
+def tainted(*taints: tuple[str, str, str], labels: dict[str, str] | None = None) -> Any:
+    return node_info(
+        {
+            "metadata": {"name": "n1", "labels": labels or {}},
+            "spec": {"taints": [{"key": k, "value": v, "effect": e} for k, v, e in taints]},
+            "status": {"allocatable": {"nvidia.com/gpu": "8"}},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("taint", "tolerations", "refused"),
+    [
+        (("gpu", "", "NoSchedule"), [], True),
+        (("gpu", "", "NoSchedule"), [{"key": "gpu", "operator": "Exists"}], False),
+        (("gpu", "a100", "NoSchedule"), [{"key": "gpu", "value": "a100"}], False),
+        (("gpu", "a100", "NoSchedule"), [{"key": "gpu", "value": "h100"}], True),
+        (
+            ("gpu", "", "NoExecute"),
+            [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            True,
+        ),
+        (("gpu", "", "NoSchedule"), [{"operator": "Exists"}], False),
+        # PreferNoSchedule only discourages: the node is not refused
+        (("gpu", "", "PreferNoSchedule"), [], False),
+    ],
+)
+def test_taints_and_tolerations(
+    taint: tuple[str, str, str], tolerations: list[dict[str, str]], refused: bool
+) -> None:
+    from netsched.api.occupancy import refusal
+
+    why = refusal(tainted(taint), node_selector={}, tolerations=tolerations)
+    assert (why is not None) is refused
+    if refused:
+        assert why is not None and why.startswith(f"taint {taint[0]}")
+
+
+def test_a_node_selector_the_node_does_not_match_refuses_it() -> None:
+    from netsched.api.occupancy import refusal
+
+    node = tainted(labels={"pool": "a100"})
+    assert refusal(node, node_selector={"pool": "a100"}, tolerations=[]) is None
+    assert "nodeSelector pool=h100" in str(
+        refusal(node, node_selector={"pool": "h100"}, tolerations=[])
+    )
+
+
+def test_the_snapshot_excludes_refused_nodes_with_the_reason() -> None:
+    from datetime import UTC, datetime
+
+    from netsched.api import TrainingJob
+    from netsched.clusterfile import parse_cluster
+
+    labels = {"netsched.io/core": "c", "netsched.io/spine": "s", "netsched.io/leaf": "l"}
+    items = [
+        {"kind": "Node", "metadata": {"name": n, "labels": labels},
+         "spec": {"taints": [{"key": "maint", "effect": "NoSchedule"}]} if n == "n2" else {},
+         "status": {"allocatable": {"nvidia.com/gpu": "8"}}}
+        for n in ("n1", "n2")
+    ]  # fmt: skip
+    state = parse_cluster({"kind": "List", "items": items}, source="c.yaml")
+    job = TrainingJob.model_validate(
+        {"metadata": {"name": "j", "namespace": "ml"},
+         "spec": {"replicas": 1, "communication": {"pattern": "DataParallel", "bytesPerStep": 1},
+                  "template": {"spec": {"containers": [{"name": "c", "resources":
+                               {"limits": {"nvidia.com/gpu": 8}}}]}}}}
+    )  # fmt: skip
+    snapshot = state.snapshot_for(job, now=datetime(2025, 1, 1, tzinfo=UTC))
+    assert dict(snapshot.excluded) == {
+        "n2": "taint maint:NoSchedule not tolerated by the pod template"
+    }

@@ -13,6 +13,9 @@ operator saw.
   that is not bound yet but carries netsched's ``kubernetes.io/hostname`` nodeSelector
   is a **reservation**: it occupies that node from the moment it was patched, so
   every decision, and a restarted operator, counts what netsched has promised.
+- A node **refuses** a job's pods that its labels do not match (the template's
+  nodeSelector) or whose tolerations miss one of its NoSchedule/NoExecute taints: the
+  kube-scheduler would never bind them there, so placement must not choose it.
 - A pod's GPUs follow Kubernetes' rule for its effective request: the larger of the
   app containers' sum (plus sidecars) and the largest init container (plus the
   sidecars started before it).
@@ -28,10 +31,12 @@ from typing import Any
 
 from netsched.api.podtemplate import GPU_RESOURCE, whole_gpus
 from netsched.domain.manifests import JOB_LABEL
-from netsched.domain.nodes import NodeInfo
+from netsched.domain.nodes import NodeInfo, Taint
 from netsched.domain.scheme import HOSTNAME_LABEL
 
 FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
+BLOCKING_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
+"""Taint effects that keep a pod off a node (PreferNoSchedule only discourages it)."""
 
 
 class ObjectError(ValueError):
@@ -83,7 +88,53 @@ def node_info(node: Mapping[str, Any]) -> NodeInfo:
         allocatable_gpus=_gpu_count(allocatable, where="status.allocatable"),
         ready=ready,
         unschedulable=bool(spec.get("unschedulable", False)),
+        taints=tuple(
+            Taint(key=str(t.get("key", "")), value=str(t.get("value", "")), effect=str(t["effect"]))
+            for t in _list(spec, "taints")
+            if isinstance(t, Mapping) and t.get("effect") in BLOCKING_EFFECTS
+        ),
     )
+
+
+def refusal(
+    node: NodeInfo,
+    *,
+    node_selector: Mapping[str, str],
+    tolerations: Sequence[Mapping[str, Any]],
+) -> str | None:
+    """Why a pod with this nodeSelector and these tolerations may not run on ``node``
+    (kube-scheduler would not bind it there), or None.
+
+    Example:
+        >>> gpu = NodeInfo("n1", {"pool": "a100"}, 8, taints=(Taint("nvidia.com/gpu"),))
+        >>> refusal(gpu, node_selector={"pool": "a100"}, tolerations=[])
+        'taint nvidia.com/gpu:NoSchedule not tolerated by the pod template'
+        >>> refusal(gpu, node_selector={}, tolerations=[{"key": "nvidia.com/gpu",
+        ...                                               "operator": "Exists"}]) is None
+        True
+    """
+    for key, value in node_selector.items():
+        if node.labels.get(key) != value:
+            return f"the pod template's nodeSelector {key}={value} does not match"
+    for taint in node.taints:
+        if not any(_tolerates(t, taint) for t in tolerations):
+            shown = f"{taint.key}={taint.value}" if taint.value else taint.key
+            return f"taint {shown}:{taint.effect} not tolerated by the pod template"
+    return None
+
+
+def _tolerates(toleration: Mapping[str, Any], taint: Taint) -> bool:
+    """Kubernetes' rule: effect (empty: any), key (empty with Exists: any), then value."""
+    effect = toleration.get("effect") or ""
+    if effect and effect != taint.effect:
+        return False
+    key = toleration.get("key") or ""
+    operator = toleration.get("operator") or "Equal"
+    if not key:
+        return operator == "Exists"
+    if key != taint.key:
+        return False
+    return operator == "Exists" or (toleration.get("value") or "") == taint.value
 
 
 def pod_occupancy(pod: Mapping[str, Any]) -> Occupancy | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -319,10 +320,10 @@ class Worker:
 
         def idle(job: TrainingJob) -> ClusterSnapshot:
             """The cluster with nothing running: would the job fit were every job to end?"""
-            name = job.spec.topology.network_topology
-            if name not in idle_snapshots:
-                idle_snapshots[name] = empty.snapshot_for(job, now=now)
-            return idle_snapshots[name]
+            key = snapshot_key(job)
+            if key not in idle_snapshots:
+                idle_snapshots[key] = empty.snapshot_for(job, now=now)
+            return idle_snapshots[key]
 
         deadlines = []
         commits = []
@@ -378,14 +379,14 @@ class Worker:
         if tried is not None and tried[:2] == (self._capacity, generation):
             await self._waiting(record, turn, None, None, now=now)
             return tried[2]
-        topology = job.spec.topology.network_topology
-        snapshot = snapshots.get(topology) or state.snapshot_for(job, now=now)
+        key = snapshot_key(job)
+        snapshot = snapshots.get(key) or state.snapshot_for(job, now=now)
         started = time.perf_counter()
         outcome = place(job.to_demand(), snapshot, strategy=self.strategy)
         metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
         if not isinstance(outcome, Placement):
             metrics.SCHEDULE_ATTEMPTS.labels(result="unschedulable").inc()
-            snapshots[topology] = snapshot
+            snapshots[key] = snapshot
             fits = isinstance(place(job.to_demand(), idle(job)), Placement)
             self._tried[turn.job.key] = (self._capacity, generation, fits)
             message = outcome.explanation  # it opens with the reason
@@ -398,7 +399,7 @@ class Worker:
             return fits
         metrics.SCHEDULE_ATTEMPTS.labels(result="placed").inc()
         snapshots.clear()
-        snapshots[topology] = snapshot.with_allocation(outcome.gpus_by_node())
+        snapshots[key] = snapshot.with_allocation(outcome.gpus_by_node())
         self._tried.pop(turn.job.key, None)
         metrics.record_placement(outcome)
         return outcome
@@ -541,6 +542,16 @@ def _after_deletion(
         fields["restarts"] = int(status.get("restarts", 0)) + 1
     fields["placement"] = None
     return [("Placed", False, step.reason, step.message), stopped], fields
+
+
+def snapshot_key(job: TrainingJob) -> str:
+    """What a job's snapshot depends on besides the cluster: its topology, and the nodes its
+    pod template may use (nodeSelector, tolerations). Jobs with equal keys share one."""
+    pod = job.spec.template.spec.model_dump(by_alias=True)
+    return json.dumps(
+        [job.spec.topology.network_topology, pod.get("nodeSelector"), pod.get("tolerations")],
+        sort_keys=True,
+    )
 
 
 def _reserve(state: ClusterState, placement: Placement) -> ClusterState:

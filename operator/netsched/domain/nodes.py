@@ -20,6 +20,15 @@ _EDGE = re.compile(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$")
 
 
 @dataclass(frozen=True, slots=True)
+class Taint:
+    """A node taint; only ``NoSchedule`` and ``NoExecute`` keep untolerating pods off."""
+
+    key: str
+    value: str = ""
+    effect: str = "NoSchedule"
+
+
+@dataclass(frozen=True, slots=True)
 class NodeInfo:
     """What placement needs to know about one Kubernetes node.
 
@@ -29,6 +38,7 @@ class NodeInfo:
         allocatable_gpus: ``status.allocatable["nvidia.com/gpu"]``.
         ready: the node's ``Ready`` condition is ``True``.
         unschedulable: the node is cordoned (``spec.unschedulable``).
+        taints: ``spec.taints``; a job whose pods do not tolerate one may not use the node.
     """
 
     name: str
@@ -36,6 +46,7 @@ class NodeInfo:
     allocatable_gpus: int
     ready: bool = True
     unschedulable: bool = False
+    taints: tuple[Taint, ...] = ()
 
 
 def sanitize_label_value(raw: str) -> str:

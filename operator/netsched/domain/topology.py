@@ -246,10 +246,14 @@ def build_snapshot(
     reserved: Mapping[str, int] = _EMPTY,
     measurements: Iterable[LinkSample] = (),
     flows: Mapping[str, int] = _EMPTY,
+    refused: Mapping[str, str] = MappingProxyType({}),
     now: datetime,
     measurement_ttl: timedelta,
 ) -> ClusterSnapshot:
     """Build the frozen view one placement decision (or a replayed job stream) reads.
+
+    ``refused`` names nodes this job's pods may not use and why (its nodeSelector, a
+    taint it does not tolerate): they are excluded with that reason.
 
     Args:
         nodes: every node of the cluster; those not ready, cordoned or missing a tier
@@ -273,7 +277,7 @@ def build_snapshot(
     Raises:
         ValueError: two nodes share a name, or a flow count is negative.
     """
-    included, excluded, missing_labels = _partition(list(nodes), scheme)
+    included, excluded, missing_labels = _partition(list(nodes), scheme, refused)
     fabric = build_fabric(included, scheme)
     free = _count_free(fabric, used_gpus=used_gpus, reserved=reserved)
     samples = list(measurements)
@@ -293,7 +297,7 @@ def build_snapshot(
 
 
 def _partition(
-    nodes: list[NodeInfo], scheme: TopologyScheme
+    nodes: list[NodeInfo], scheme: TopologyScheme, refused: Mapping[str, str]
 ) -> tuple[list[NodeInfo], dict[str, str], dict[str, tuple[str, ...]]]:
     names = [node.name for node in nodes]
     if len(set(names)) != len(names):
@@ -311,6 +315,8 @@ def _partition(
             excluded[node.name] = "not Ready"
         elif node.unschedulable:
             excluded[node.name] = "cordoned (spec.unschedulable)"
+        elif node.name in refused:
+            excluded[node.name] = refused[node.name]
         else:
             included.append(node)
     return included, excluded, unlabelled
