@@ -116,6 +116,7 @@ class Worker:
         deadlines: list[datetime] = []
         waiting: list[tuple[JobRecord, Waiting]] = []
         records = self.cache.jobs()
+        self._forget_gone({r.key for r in records})
         limit = asyncio.Semaphore(RECONCILE_CONCURRENCY)
 
         async def reconcile(record: JobRecord) -> Any:
@@ -170,6 +171,12 @@ class Worker:
             self._backoff.pop(record.key, None)
             return result
         return None
+
+    def _forget_gone(self, keys: set[str]) -> None:
+        """Drop what the worker remembers of jobs that no longer exist."""
+        for memory in (self._tried, self._backoff):
+            for key in set(memory) - keys:
+                del memory[key]
 
     def _back_off(self, record: JobRecord) -> None:
         _, delay = self._backoff.get(record.key, (0.0, 0.5))
