@@ -199,7 +199,9 @@ class RunPolicy(ApiModel):
     ttl_seconds_after_finished: Annotated[int | None, Field(ge=0, le=31_536_000)] = None
     """Delete the job this long after it Succeeded or Failed."""
     scheduling_timeout_seconds: Annotated[int, Field(ge=1, le=86_400)] = 600
-    """Give up placing (phase Unschedulable) or binding (re-plan) after this long."""
+    """Fail the job (reason SchedulingTimeout) if it is not placed this long after it entered
+    the queue, where it waits as Unschedulable; pods that do not bind within this, or 120 s if
+    shorter, are un-reserved and placed again."""
 
 
 class TrainingJobSpec(ApiModel):
