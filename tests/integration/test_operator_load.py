@@ -8,6 +8,7 @@ removed after it.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -87,3 +88,15 @@ def test_200_jobs_at_once_end_running_or_unschedulable_without_overcommit(
             assert placed["reason"] in ("Unschedulable", "HeldBehind")
             assert placed["message"].startswith(("needs ", "held behind"))
     assert_invariants(big)
+    # Settled means quiet: the operator writes a job only when something changed, so the
+    # jobs' resourceVersions stay put (a status that changed every cycle would loop forever).
+    versions = {
+        j["metadata"]["name"]: j["metadata"]["resourceVersion"] for j in listed(big, load_ns)
+    }
+    time.sleep(5)
+    again = {j["metadata"]["name"]: j["metadata"]["resourceVersion"] for j in listed(big, load_ns)}
+    assert {n for n in versions if versions[n] != again[n]} == set()
+
+
+def listed(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    return list(cluster.get("tj", "-n", namespace)["items"])

@@ -253,7 +253,9 @@ def with_condition(
     }
     if generation is not None:
         entry["observedGeneration"] = generation
-    return [*(c for c in conditions if c.get("type") != type), entry]
+    if old is None:
+        return [*conditions, entry]
+    return [entry if c.get("type") == type else c for c in conditions]  # keeps the order
 
 
 def condition_since(

@@ -373,11 +373,13 @@ class Worker:
         assert job is not None  # only valid jobs are enqueued
         if turn.held_behind is not None:
             metrics.SCHEDULE_ATTEMPTS.labels(result="held").inc()
+            # No running figure in the message: a message that changed every cycle would be
+            # a status write, hence a watch event, hence another cycle, forever.
             held = turn.held_behind
-            waited = (now - held.since).total_seconds()
             message = (
-                f"held behind {held.key}, which has waited {waited:.0f} s (more than the "
-                f"{self.starvation_seconds:.0f} s starvation bound): freed GPUs go to it first"
+                f"held behind {held.key}, which has waited more than the "
+                f"{self.starvation_seconds:.0f} s starvation bound (since "
+                f"{rfc3339(held.since)}): freed GPUs go to it first"
             )
             await self._waiting(record, turn, "HeldBehind", message, now=now)
             return None
