@@ -21,27 +21,34 @@ pytestmark = pytest.mark.integration
 
 NODES = 1000
 JOBS = 200
+LOAD_LABEL = "netsched.io/test=load"
 
 
 @pytest.fixture(scope="module")
 def big(api: Cluster) -> Iterator[Cluster]:
+    """The test cluster grown to NODES nodes; the added ones carry LOAD_LABEL and go after."""
+    import dataclasses
+
     from kubernetes import client
 
     from netsched.devcluster import api_client, leaf_spine
     from netsched.devcluster.nodes import create_nodes, wait_ready
 
     before = {n["metadata"]["name"] for n in api.get("nodes")["items"]}
-    nodes = leaf_spine(NODES)
+    key, value = LOAD_LABEL.split("=")
+    nodes = [
+        dataclasses.replace(n, labels={**n.labels, key: value})
+        for n in leaf_spine(NODES)
+        if n.name not in before
+    ]
     with api_client(api.kubeconfig) as connection:
         core = client.CoreV1Api(connection)
         create_nodes(core, nodes)
         wait_ready(core, [n.name for n in nodes])
-    try:
-        yield api
-    finally:
-        added = [n.name for n in nodes if n.name not in before]
-        for start in range(0, len(added), 200):
-            api.kubectl("delete", "node", *added[start : start + 200], "--wait=false")
+        try:
+            yield api
+        finally:  # one deletecollection request, not one per node
+            core.delete_collection_node(label_selector=LOAD_LABEL)
 
 
 @pytest.fixture
