@@ -459,7 +459,7 @@ def test_a_large_gang_behind_a_stream_of_small_ones_is_placed_within_the_bound(
         set_pod_phase(api, jobs, f"{oldest}-0", "Succeeded")
         api.apply(training_job(f"small-{submitted}", jobs, replicas=1))
         submitted += 1
-        time.sleep(0.5)
+        time.sleep(0.5)  # the stream's pace: one job ends and one arrives twice a second
     waited = time.monotonic() - started
     wait_phase(api, jobs, "large", "Running")
     assert backfilled, "small jobs should backfill while the large one is young"

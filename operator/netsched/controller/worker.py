@@ -106,7 +106,7 @@ class Worker:
                 idle = min(idle, max(0.0, (until - datetime.now(UTC)).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=idle)
-            await asyncio.sleep(COALESCE_SECONDS)
+            await asyncio.sleep(COALESCE_SECONDS)  # let a burst of events land: one cycle
 
     async def cycle(self, *, now: datetime) -> datetime | None:
         """One reconcile pass and one placement round; returns the nearest deadline."""
