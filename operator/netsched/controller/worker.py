@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -35,13 +34,25 @@ from typing import Any
 
 from netsched import metrics
 from netsched.api import NetworkTopology, PlacementStatus, TrainingJob, summary
-from netsched.api.meta import condition_since, parse_time, rfc3339, with_condition
+from netsched.api.meta import condition_since, rfc3339, with_condition
 from netsched.api.validation import validate_training_job
 from netsched.clusterfile import ClusterState
 from netsched.controller.cache import Cache, JobRecord
+from netsched.controller.jobs import (
+    after_deletion,
+    conditions_of,
+    has_condition,
+    job_view,
+    manifest_of,
+    queue_entry,
+    reserve,
+    since_queued,
+    snapshot_key,
+    split_key,
+)
 from netsched.controller.kube import Conflict, Kube, Rejected
 from netsched.domain import lifecycle, manifests
-from netsched.domain.lifecycle import FailurePolicy, JobView, Phase
+from netsched.domain.lifecycle import Phase
 from netsched.domain.placement import Placement, place
 from netsched.domain.queue import Round, Turn, Waiting
 from netsched.domain.topology import ClusterSnapshot
@@ -129,7 +140,7 @@ class Worker:
         steps = await asyncio.gather(*(reconcile(r) for r in records))
         for record, step in zip(records, steps, strict=True):
             if isinstance(step, lifecycle.Enqueue):
-                waiting.append((record, _waiting(record, self.cache.priorities(), now=now)))
+                waiting.append((record, queue_entry(record, self.cache.priorities(), now=now)))
             until = getattr(step, "until", None)
             if until is not None:
                 deadlines.append(until)
@@ -219,13 +230,13 @@ class Worker:
         if problems:
             await self._invalid(record, summary(problems), now=now)
             return None
-        namespace, name = _split(record.key)
+        namespace, name = split_key(record.key)
         pods = self.cache.gang(namespace, name)
         step = lifecycle.next_step(job_view(record), pods, healthy=healthy, now=now)
         if isinstance(step, lifecycle.CreatePods):
             await self._create(record, job, step.ranks, now=now)
         elif isinstance(step, lifecycle.Enqueue):
-            if condition_since(_conditions(record), "Placed", status=False) is None:
+            if condition_since(conditions_of(record), "Placed", status=False) is None:
                 await self._write(
                     record, now=now, conditions=[("Placed", False, "Queued", "waiting for a turn")]
                 )
@@ -241,7 +252,7 @@ class Worker:
         return step
 
     async def _invalid(self, record: JobRecord, message: str, *, now: datetime) -> None:
-        ready = next((c for c in _conditions(record) if c.get("type") == "Ready"), {})
+        ready = next((c for c in conditions_of(record) if c.get("type") == "Ready"), {})
         generation = record.manifest["metadata"].get("generation")
         seen = (ready.get("reason"), ready.get("message"), ready.get("observedGeneration"))
         if seen == ("InvalidSpec", message, generation):
@@ -253,7 +264,7 @@ class Worker:
     async def _create(
         self, record: JobRecord, job: TrainingJob, ranks: Iterable[int], *, now: datetime
     ) -> None:
-        manifest = _manifest(record, job)
+        manifest = manifest_of(record, job)
         gpus = job.spec.template.gpus_per_pod()
         restarts = int((record.manifest.get("status") or {}).get("restarts", 0))
         objects = [manifests.headless_service(manifest), manifests.network_policy(manifest)]
@@ -263,7 +274,7 @@ class Worker:
         ]
         await asyncio.gather(*(self.kube.create(o) for o in objects if o is not None))
         status = record.manifest.get("status") or {}
-        if status.get("gpus") is None or not _has(record, "Ready", True):
+        if status.get("gpus") is None or not has_condition(record, "Ready", True):
             await self._write(
                 record,
                 now=now,
@@ -291,7 +302,7 @@ class Worker:
         if step.phase is Phase.RUNNING:
             if not status.get("startTime"):
                 fields["startTime"] = rfc3339(now)
-            metrics.CREATE_TO_BOUND_SECONDS.observe(_since_queued(record, now=now))
+            metrics.CREATE_TO_BOUND_SECONDS.observe(since_queued(record, now=now))
         else:
             fields["completionTime"] = rfc3339(now)
             conditions.append(("Running", False, step.reason, step.message))
@@ -304,7 +315,7 @@ class Worker:
         status = record.manifest.get("status") or {}
         namespace = record.manifest["metadata"]["namespace"]
         if step.phase is not None:
-            conditions, fields = _after_deletion(step, status, now=now)
+            conditions, fields = after_deletion(step, status, now=now)
             await self._write(record, now=now, phase=step.phase, conditions=conditions, **fields)
             self._event(record, "Warning", step.reason, step.message)
         await asyncio.gather(*(self.kube.delete_pod(namespace, pod) for pod in step.pods))
@@ -342,7 +353,7 @@ class Worker:
             if isinstance(outcome, Placement):
                 # The decision is made and counted in the snapshot; its writes can overlap
                 # the next decisions.
-                state = _reserve(state, outcome)
+                state = reserve(state, outcome)
                 work = self._commit(record, outcome, now=now)
                 commits.append(asyncio.create_task(self._guarded(record, "place", work)))
             elif outcome is True:  # waits, but would fit once running jobs end
@@ -443,7 +454,7 @@ class Worker:
     ) -> None:
         """Write the queue position, and the reason the job waits when it changed."""
         status = record.manifest.get("status") or {}
-        placed = next((c for c in _conditions(record) if c.get("type") == "Placed"), {})
+        placed = next((c for c in conditions_of(record) if c.get("type") == "Placed"), {})
         same_reason = reason is None or (
             placed.get("reason") == reason and placed.get("message") == message
         )
@@ -498,117 +509,9 @@ class Worker:
             patch["phase"] = str(phase)
         if all(status.get(k) == v for k, v in patch.items()):
             return
-        namespace, name = _split(record.key)
+        namespace, name = split_key(record.key)
         result = await self.kube.patch_status(
             namespace, name, status=patch, resource_version=record.resource_version
         )
         record.manifest = result
         self.cache.wrote(result)
-
-
-# --- pure helpers -------------------------------------------------------------------------------
-
-
-def job_view(record: JobRecord) -> JobView:
-    """What :func:`netsched.domain.lifecycle.next_step` reads of a job and its status."""
-    job = record.job
-    assert job is not None
-    status = record.manifest.get("status") or {}
-    conditions = status.get("conditions") or []
-    policy = job.spec.run_policy
-    placement = status.get("placement") or {}
-    ranks = sorted(placement.get("ranks") or [], key=lambda r: r["rank"])
-    return JobView(
-        replicas=job.spec.replicas,
-        phase=Phase(status.get("phase", Phase.PENDING)),
-        restarts=int(status.get("restarts", 0)),
-        backoff_limit=policy.backoff_limit,
-        failure_policy=FailurePolicy(policy.failure_policy),
-        active_deadline_seconds=policy.active_deadline_seconds,
-        ttl_seconds_after_finished=policy.ttl_seconds_after_finished,
-        scheduling_timeout_seconds=policy.scheduling_timeout_seconds,
-        waiting_since=condition_since(conditions, "Placed", status=False),
-        placed_at=condition_since(conditions, "Placed", status=True),
-        start_time=_time(status.get("startTime")),
-        completion_time=_time(status.get("completionTime")),
-        placement=tuple(r["node"] for r in ranks) if len(ranks) == job.spec.replicas else None,
-    )
-
-
-Conditions = list[tuple[str, bool, str, str]]
-
-
-def _after_deletion(
-    step: lifecycle.DeletePods, status: Mapping[str, Any], *, now: datetime
-) -> tuple[Conditions, dict[str, Any]]:
-    """The conditions and status fields a gang's deletion writes (see ``DeletePods``)."""
-    fields: dict[str, Any] = {}
-    stopped = ("Running", False, step.reason, step.message)
-    if step.phase is Phase.FAILED:
-        fields["completionTime"] = status.get("completionTime") or rfc3339(now)
-        return [("Failed", True, step.reason, step.message), stopped], fields
-    if step.phase is Phase.RESTARTING:
-        fields["restarts"] = int(status.get("restarts", 0)) + 1
-    fields["placement"] = None
-    return [("Placed", False, step.reason, step.message), stopped], fields
-
-
-def snapshot_key(job: TrainingJob) -> str:
-    """What a job's snapshot depends on besides the cluster: its topology, and the nodes its
-    pod template may use (nodeSelector, tolerations). Jobs with equal keys share one."""
-    pod = job.spec.template.spec.model_dump(by_alias=True)
-    return json.dumps(
-        [job.spec.topology.network_topology, pod.get("nodeSelector"), pod.get("tolerations")],
-        sort_keys=True,
-    )
-
-
-def _reserve(state: ClusterState, placement: Placement) -> ClusterState:
-    reserved = dict(state.reserved_gpus)
-    for node, gpus in placement.gpus_by_node().items():
-        reserved[node] = reserved.get(node, 0) + gpus
-    return dataclasses.replace(state, reserved_gpus=reserved)
-
-
-def _waiting(record: JobRecord, priorities: Mapping[str, int], *, now: datetime) -> Waiting:
-    """The job's place in the queue: its priority (or its PriorityClass's) and arrival."""
-    job = record.job
-    assert job is not None
-    since = condition_since(_conditions(record), "Placed", status=False) or now
-    priority = job.spec.priority
-    if priority is None:
-        priority = priorities.get(job.spec.priority_class_name or "", 0)
-    return Waiting(record.key, priority, since)
-
-
-def _since_queued(record: JobRecord, *, now: datetime) -> float:
-    status = record.manifest.get("status") or {}
-    created = record.manifest["metadata"].get("creationTimestamp")
-    start = condition_since(_conditions(record), "Placed", status=True)
-    if not status.get("restarts") and created:
-        start = parse_time(created)
-    return max(0.0, (now - (start or now)).total_seconds())
-
-
-def _manifest(record: JobRecord, job: TrainingJob) -> dict[str, Any]:
-    """The job with defaults filled, as the manifest builders read it."""
-    manifest = job.model_dump(by_alias=True, mode="json", exclude_none=True)
-    manifest["metadata"] = record.manifest["metadata"]
-    return manifest
-
-
-def _conditions(record: JobRecord) -> list[dict[str, Any]]:
-    return list((record.manifest.get("status") or {}).get("conditions") or [])
-
-
-def _has(record: JobRecord, kind: str, value: bool) -> bool:
-    return condition_since(_conditions(record), kind, status=value) is not None
-
-
-def _time(text: str | None) -> datetime | None:
-    return parse_time(text) if text else None
-
-
-def _split(key: str) -> tuple[str, str]:
-    namespace, _, name = key.partition("/")
-    return namespace, name
