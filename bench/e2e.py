@@ -1,6 +1,6 @@
 """Operator end to end: netsched against kube-scheduler alone, on one live cluster, one run.
 
-    .venv/bin/python bench/e2e.py                      # everything (~15 min on 2 cores)
+    .venv/bin/python bench/e2e.py                      # everything (~12 min on 2 cores)
     .venv/bin/python bench/e2e.py --parts throughput   # one part; docs are not rewritten
     make bench-e2e
 
@@ -56,7 +56,7 @@ def arguments() -> argparse.Namespace:
     add("--quality-gangs", type=int, default=40)
     add("--gangs", type=int, default=100, help="gangs of the throughput part")
     add("--pods", type=int, default=8, help="pods per gang of the throughput part")
-    add("--rounds", type=int, default=3, help="alternating throughput rounds")
+    add("--rounds", type=int, default=5, help="alternating throughput rounds")
     add("--fill", type=float, default=0.5, help="share of GPUs the scale part's gangs ask")
     add("--threads", type=int, default=4, help="concurrent creates of a batch sent at once")
     add("--seed", type=int, default=2024)

@@ -48,6 +48,8 @@ class Batch:
     sent: dict[str, float]
     bound: dict[str, float]
     nodes: dict[str, str]
+    created: dict[str, float] = field(default_factory=dict)
+    pinned: dict[str, float] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -61,6 +63,18 @@ class Batch:
     @property
     def pods_per_second(self) -> float:
         return self.pods / self.span_seconds
+
+    def stages(self) -> tuple[float, float, float]:
+        """Seconds from the first send until the last pod was created, pinned (netsched's
+        nodeSelector; 0 without) and bound: where a batch's time goes."""
+        start = min(self.sent.values())
+        names = _pod_names(self.gangs)
+
+        def last(times: dict[str, float]) -> float:
+            seen = [times[n] for n in names if n in times]
+            return max(seen) - start if seen else 0.0
+
+        return last(self.created), last(self.pinned), last(self.bound)
 
     def order(self, gang: Gang) -> list[str]:
         """The gang's nodes by rank (netsched's ring order) or pod index (kube-scheduler's)."""
@@ -96,7 +110,8 @@ def run_kube(api: Api, gangs: list[Gang], namespace: str, *, threads: int) -> Ba
     for gang in gangs:
         sent[gang.name] = min(times[position : position + gang.pods])
         position += gang.pods
-    return Batch(KUBE, gangs, sent, watch.bound, _nodes(api, namespace))
+    nodes = _nodes(api, namespace)
+    return Batch(KUBE, gangs, sent, watch.bound, nodes, watch.created, watch.pinned)
 
 
 def run_netsched(api: Api, gangs: list[Gang], namespace: str, *, threads: int) -> Batch:
@@ -115,7 +130,8 @@ def run_netsched(api: Api, gangs: list[Gang], namespace: str, *, threads: int) -
         return all((j.get("status") or {}).get("phase") == "Running" for j in jobs.values())
 
     wait_for(running, what=f"every TrainingJob of {namespace} to be Running", timeout=300)
-    return Batch(NETSCHED, gangs, sent, watch.bound, _nodes(api, namespace), jobs)
+    nodes = _nodes(api, namespace)
+    return Batch(NETSCHED, gangs, sent, watch.bound, nodes, watch.created, watch.pinned, jobs)
 
 
 def _pod_names(gangs: list[Gang]) -> list[str]:

@@ -25,6 +25,7 @@ from typing import Any
 import urllib3
 import yaml
 
+HOSTNAME_LABEL = "kubernetes.io/hostname"
 CREATE_THREADS = 16
 """Concurrent creates when a batch is submitted "at once"."""
 POLL_SECONDS = 0.25
@@ -121,16 +122,18 @@ class BindWatch:
     """Bind times of the pods of one namespace, as a watch sees them (epoch seconds).
 
     Attributes:
+        created: pod name -> when it was first seen.
+        pinned: pod name -> when it was first seen with netsched's hostname nodeSelector.
         bound: pod name -> when it was first seen with ``spec.nodeName``.
         nodes: pod name -> the node it was bound to.
-        labels: pod name -> its labels (to group pods into gangs).
     """
 
     api: Api
     namespace: str
+    created: dict[str, float] = field(default_factory=dict)
+    pinned: dict[str, float] = field(default_factory=dict)
     bound: dict[str, float] = field(default_factory=dict)
     nodes: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, dict[str, str]] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _started: threading.Event = field(default_factory=threading.Event)
@@ -192,13 +195,15 @@ class BindWatch:
             response.release_conn()
 
     def _seen(self, pod: Mapping[str, Any]) -> None:
+        now = time.time()
         name = pod["metadata"]["name"]
-        node = pod.get("spec", {}).get("nodeName")
-        if name not in self.labels:
-            self.labels[name] = dict(pod["metadata"].get("labels") or {})
-        if node and name not in self.bound:
-            self.bound[name] = time.time()
-            self.nodes[name] = node
+        spec = pod.get("spec", {})
+        self.created.setdefault(name, now)
+        if HOSTNAME_LABEL in (spec.get("nodeSelector") or {}):
+            self.pinned.setdefault(name, now)
+        if spec.get("nodeName") and name not in self.bound:
+            self.bound[name] = now
+            self.nodes[name] = spec["nodeName"]
 
     def wait_bound(self, pods: Iterable[str], *, timeout: float) -> None:
         """Wait until every one of ``pods`` (names) is bound."""
