@@ -8,7 +8,7 @@ NCA_VENV := .venv-nca
 NCA := $(NCA_VENV)/bin/nca
 export GOTOOLCHAIN ?= local
 
-.PHONY: demo test install nca lint doctest unit integration binaries crds bench down clean
+.PHONY: demo test install nca lint doctest unit integration binaries crds bench bench-e2e down clean
 
 $(BIN)/netsched: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,8 +64,11 @@ test: lint doctest binaries nca ## everything CI runs
 crds: install ## regenerate crds/ from the pydantic models
 	$(NETSCHED) crd --write
 
-bench: install ## placement benchmark; rewrites docs/benchmarks.md
+bench: install ## placement benchmark; rewrites its section of docs/benchmarks.md
 	$(BIN)/python bench/placement.py
+
+bench-e2e: binaries ## the operator against kube-scheduler alone on a live cluster; its section of docs/benchmarks.md
+	$(BIN)/python bench/e2e.py
 
 down: install
 	$(NETSCHED) dev-cluster down

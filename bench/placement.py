@@ -1,4 +1,4 @@
-"""Placement benchmark: every strategy side by side, one run; writes docs/benchmarks.md.
+"""Placement benchmark: every strategy side by side, one run; its section of docs/benchmarks.md.
 
     .venv/bin/python bench/placement.py                         # full run (~5 min on 2 cores)
     .venv/bin/python bench/placement.py --quick                 # smoke run (~1 min)
@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
+import docs_sections
 from bars import beside_the_bars, check_bars, degraded_under_load
 from plot import plot
 from replay import QUEUEING
@@ -35,6 +36,8 @@ from report import report
 from runs import ROOT, run_big_latency, run_optimal, run_replays, run_sweep
 
 DOCS = ROOT / "docs"
+PLACEMENT_HEADING = "# Placement benchmark"
+"""This benchmark's section of docs/benchmarks.md (bench/e2e.py writes another)."""
 
 
 def main() -> None:
@@ -95,7 +98,7 @@ def main() -> None:
         shared_lines=shared_lines,
         plot_name=plot_name,
     )
-    (DOCS / "benchmarks.md").write_text(text)
+    docs_sections.replace(DOCS / "benchmarks.md", PLACEMENT_HEADING, text)
     log(f"wrote {DOCS / 'benchmarks.md'} and {DOCS / plot_name}")
 
 
