@@ -251,18 +251,20 @@ def assert_invariants(cluster: Cluster) -> None:
 
 
 def delete_jobs(cluster: Cluster, namespace: str) -> None:
-    """Delete every TrainingJob in ``namespace`` and wait until their pods are gone.
+    """Delete every TrainingJob in ``namespace`` and wait until all they owned is gone.
 
     The pods are force-deleted too: the garbage collector would remove them, but one by
-    one, and the next test wants the GPUs now.
+    one, and the next test wants the GPUs now. The Services and NetworkPolicies are left
+    to the garbage collector (in a new cluster it learns of the TrainingJob kind only at
+    its next discovery, up to 30 s after the CRD is installed).
     """
     cluster.kubectl("delete", "tj", "--all", "-n", namespace, "--wait=false")
     cluster.kubectl(
         "delete", "pods", "--all", "-n", namespace, "--grace-period=0", "--force", "--wait=false"
     )
     Cluster.wait_for(
-        lambda: not cluster.get("pods,tj", "-n", namespace)["items"],
-        what=f"the jobs and pods of {namespace} to go",
+        lambda: not cluster.get("pods,tj,services,networkpolicies", "-n", namespace)["items"],
+        what=f"the jobs of {namespace} and their pods, Services and NetworkPolicies to go",
         timeout=120,
     )
 
