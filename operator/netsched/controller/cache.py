@@ -12,15 +12,22 @@ an object's previous entries when its indexer returns None, so a pod that finish
 would go on holding its GPUs.
 
 **Read your own writes.** A watch event arrives a little after the write that caused
-it. The worker's next decision must not hand out GPUs it has just promised, so pods
-it pinned are counted from :meth:`Cache.pinned` until the index shows them pinned;
-a job status it wrote is read back from :meth:`Cache.wrote` until the index catches up.
-Both overlays only repeat what the API server already holds: a restarted operator
-loses them and reads the same from its first listing.
+it, and the worker must not act on the older picture meanwhile:
+
+- gang pods it created (:meth:`Cache.created`) or is pinning (:meth:`Cache.pinned`)
+  are shown as written until the index shows as much, so the worker neither creates
+  nor pins them twice, and the GPUs of a pin count as reserved from the moment of the
+  decision, so the next decision never hands them out again;
+- a job status it wrote is read back from :meth:`Cache.wrote` until the index catches up.
+
+The overlays only repeat what the API server holds or is being told: a restarted
+operator loses them and reads the same from its first listing. A pin whose write
+failed is taken back (:meth:`Cache.unwritten`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -39,7 +46,7 @@ from netsched.domain.nodes import NodeInfo
 
 log = logging.getLogger("netsched.cache")
 OVERLAY_SECONDS = 30.0
-"""How long a pin the index has not shown yet is trusted (then the index is)."""
+"""How long a pod write the index has not shown yet is trusted (then the index is)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +135,24 @@ def _key(body: Mapping[str, Any]) -> str:
 # --- the cache ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A gang pod as the worker last wrote it (or is writing it), until the index shows it."""
+
+    job: tuple[str, str]
+    pod: GangPod
+    gpus: int
+    at: float
+
+    def shown_by(self, listed: GangPod | None) -> bool:
+        """Whether the index's row already shows this write (or something later)."""
+        if listed is None:
+            return False
+        if listed.restart != self.pod.restart:
+            return listed.restart > self.pod.restart
+        return self.pod.pinned is None or listed.pinned == self.pod.pinned
+
+
 @dataclass(slots=True)
 class JobRecord:
     """One TrainingJob as the worker sees it: its manifest and, if it parses, its model."""
@@ -151,7 +176,7 @@ class Cache:
     """Views over kopf's live indexes, plus the two read-your-writes overlays."""
 
     indexes: Mapping[str, Any]
-    _pins: dict[str, tuple[str, int, float]] = field(default_factory=dict)
+    _pods: dict[str, Written] = field(default_factory=dict)
     _written: dict[str, dict[str, Any]] = field(default_factory=dict)
     _parsed: dict[tuple[str, str], JobRecord] = field(default_factory=dict)
 
@@ -175,12 +200,37 @@ class Cache:
         return {name: next(iter(store)) for name, store in self._index("priority_index").items()}
 
     def gang(self, namespace: str, job: str) -> list[GangPod]:
+        """The job's pods: the index's rows, with the worker's newer writes over them."""
         store = self._index("gang_index").get((namespace, job))
-        return list(store) if store is not None else []
+        pods = {pod.name: pod for pod in store or ()}
+        now = time.monotonic()
+        for key, written in list(self._pods.items()):
+            if written.job != (namespace, job):
+                continue
+            if written.shown_by(pods.get(written.pod.name)) or now - written.at > OVERLAY_SECONDS:
+                del self._pods[key]
+            else:
+                pods[written.pod.name] = written.pod
+        return list(pods.values())
 
-    def pinned(self, pod: str, node: str, gpus: int) -> None:
-        """Remember that ``pod`` (``namespace/name``) was pinned to ``node`` just now."""
-        self._pins[pod] = (node, gpus, time.monotonic())
+    def created(self, manifest: Mapping[str, Any], gpus: int) -> None:
+        """Remember that the gated gang pod ``manifest`` was created just now."""
+        for job, pod in gang_row(manifest).items():
+            self._pods[_key(manifest)] = Written(job, pod, gpus, time.monotonic())
+
+    def pinned(self, namespace: str, job: str, pins: Iterable[tuple[str, str]], gpus: int) -> None:
+        """Remember that the job's pods are pinned (pod name, node), from now on."""
+        current = {pod.name: pod for pod in self.gang(namespace, job)}
+        for name, node in pins:
+            pod = current.get(name) or GangPod(name=name, rank=-1, restart=-1, phase="Pending")
+            pod = dataclasses.replace(pod, pinned=node, gated=False)
+            written = Written((namespace, job), pod, gpus, time.monotonic())
+            self._pods[f"{namespace}/{name}"] = written
+
+    def unwritten(self, namespace: str, names: Iterable[str]) -> None:
+        """Forget the worker's writes of these pods (a pin that failed, pods deleted)."""
+        for name in names:
+            self._pods.pop(f"{namespace}/{name}", None)
 
     def wrote(self, manifest: Mapping[str, Any]) -> None:
         """Remember the job as the API server returned it after our write."""
@@ -201,11 +251,12 @@ class Cache:
                 target = used if held.bound else reserved
                 target[node] = target.get(node, 0) + held.gpus
         now = time.monotonic()
-        for pod, (node, gpus, at) in list(self._pins.items()):
-            if pod in seen or now - at > OVERLAY_SECONDS:
-                del self._pins[pod]
-            else:
-                reserved[node] = reserved.get(node, 0) + gpus
+        for pod, written in list(self._pods.items()):
+            node = written.pod.pinned
+            if now - written.at > OVERLAY_SECONDS:
+                del self._pods[pod]
+            elif node is not None and pod not in seen:
+                reserved[node] = reserved.get(node, 0) + written.gpus
         return ClusterState(
             nodes=self.nodes(),
             used_gpus=used,

@@ -28,7 +28,6 @@ def job_view(record: JobRecord) -> JobView:
     job = record.job
     assert job is not None
     status = record.manifest.get("status") or {}
-    conditions = status.get("conditions") or []
     policy = job.spec.run_policy
     placement = status.get("placement") or {}
     ranks = sorted(placement.get("ranks") or [], key=lambda r: r["rank"])
@@ -41,8 +40,8 @@ def job_view(record: JobRecord) -> JobView:
         active_deadline_seconds=policy.active_deadline_seconds,
         ttl_seconds_after_finished=policy.ttl_seconds_after_finished,
         scheduling_timeout_seconds=policy.scheduling_timeout_seconds,
-        waiting_since=condition_since(conditions, "Placed", status=False),
-        placed_at=condition_since(conditions, "Placed", status=True),
+        waiting_since=waiting_since(record),
+        placed_at=condition_since(conditions_of(record), "Placed", status=True),
         start_time=time_of(status.get("startTime")),
         completion_time=time_of(status.get("completionTime")),
         placement=tuple(r["node"] for r in ranks) if len(ranks) == job.spec.replicas else None,
@@ -88,11 +87,21 @@ def queue_entry(record: JobRecord, priorities: Mapping[str, int], *, now: dateti
     """The job's place in the queue: its priority (or its PriorityClass's) and arrival."""
     job = record.job
     assert job is not None
-    since = condition_since(conditions_of(record), "Placed", status=False) or now
+    since = waiting_since(record) or now
     priority = job.spec.priority
     if priority is None:
         priority = priorities.get(job.spec.priority_class_name or "", 0)
     return Waiting(record.key, priority, since)
+
+
+def waiting_since(record: JobRecord) -> datetime | None:
+    """Since when the job waits for a placement: since its ``Placed`` condition turned
+    False (a restart, an un-reservation), else since it was created (its first wait)."""
+    since = condition_since(conditions_of(record), "Placed", status=False)
+    created = record.manifest["metadata"].get("creationTimestamp")
+    if since is None and not has_condition(record, "Placed", True) and created:
+        return parse_time(created)
+    return since
 
 
 def since_queued(record: JobRecord, *, now: datetime) -> float:

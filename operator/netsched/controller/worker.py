@@ -1,24 +1,27 @@
 """The placement worker: one loop reconciles every TrainingJob and makes one decision at a time.
 
-Each cycle has two phases:
+Each cycle reads the cache, decides, and hands every write to a task of its own:
 
-1. **Reconcile.** For every job (several at once: a job's step writes only its own
-   objects and decides nothing about capacity), validate it, ask
-   :func:`netsched.domain.lifecycle.next_step` what comes next, and do that one step
+1. **Reconcile.** For every job with no write in flight, validate it and ask
+   :func:`netsched.domain.lifecycle.next_step` what comes next. The step's writes
    (create the gated pods, pin pods of a recorded placement, advance the phase, restart
-   or fail the gang, delete a finished job). A failure in one job is logged, counted
-   and posted as an Event; the others go on.
+   or fail the gang, delete a finished job) go to a task of the job's own: a job has
+   at most one task at a time, and a step writes only its own objects.
 2. **Place.** The jobs waiting for a placement are walked in queue order
    (:mod:`netsched.domain.queue`), one decision at a time on one snapshot, which each
    placement updates before the next decision reads it: two decisions never hand out
-   the same free GPUs. A placement is written to the job's status *before* its pods
-   are pinned, so an operator killed in between finishes the same placement when it
-   comes back instead of choosing another.
+   the same free GPUs. A placement counts as reserved in the cache from the moment
+   it is made (:meth:`netsched.controller.cache.Cache.pinned`), so the next cycle
+   never hands it out either, while its writes run. A placement is written to the
+   job's status *before* its pods are pinned, so an operator killed in between
+   finishes the same placement when it comes back instead of choosing another.
 
-The loop sleeps until a watch event wakes it (:meth:`Worker.notify`) or the nearest
-deadline (a bind timeout, a TTL, a starvation bound) comes. A job found unschedulable
-is tried again only when capacity has changed since: a pod finished or went, a node
-joined, changed or recovered, a measurement or topology changed.
+A failure in one job's step is logged, counted and posted as an Event; the others go
+on. The loop sleeps until a watch event or a finished task wakes it
+(:meth:`Worker.notify`) or the nearest deadline (a bind timeout, a TTL, a starvation
+bound) comes. A job found unschedulable is tried again only when capacity has changed
+since: a pod finished or went, a node joined, changed or recovered, a measurement or
+topology changed.
 """
 
 from __future__ import annotations
@@ -28,13 +31,13 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from netsched import metrics
 from netsched.api import NetworkTopology, PlacementStatus, TrainingJob, summary
-from netsched.api.meta import condition_since, rfc3339, with_condition
+from netsched.api.meta import rfc3339, with_condition
 from netsched.api.validation import validate_training_job
 from netsched.clusterfile import ClusterState
 from netsched.controller.cache import Cache, JobRecord
@@ -49,6 +52,7 @@ from netsched.controller.jobs import (
     since_queued,
     snapshot_key,
     split_key,
+    waiting_since,
 )
 from netsched.controller.kube import Conflict, Kube, Rejected
 from netsched.domain import lifecycle, manifests
@@ -60,12 +64,17 @@ from netsched.domain.topology import ClusterSnapshot
 log = logging.getLogger("netsched.worker")
 MAX_IDLE_SECONDS = 30.0
 """The longest the worker sleeps without an event (a safety net, not the trigger)."""
-RECONCILE_CONCURRENCY = 16
-"""Jobs reconciled at once in phase 1 (their steps write only their own objects)."""
+CREATE_CONCURRENCY = 8
+"""Jobs whose pods are being created at once. Small, so that the pins of jobs already
+placed never queue behind a burst of creations."""
+WRITE_CONCURRENCY = 32
+"""Jobs with any other writes in flight at once."""
 MAX_BACKOFF_SECONDS = 60.0
 """The longest a job whose reconcile keeps failing is left alone between tries."""
 COALESCE_SECONDS = 0.05
 """After a wake-up, wait this long so that a burst of watch events makes one cycle."""
+VALID = ("Ready", True, "Valid", "the spec is valid")
+"""The condition every decision about a valid job writes."""
 
 
 class Worker:
@@ -85,6 +94,9 @@ class Worker:
         self._nodes: dict[str, object] = {}
         self._events: set[asyncio.Task[None]] = set()
         self._backoff: dict[str, tuple[float, float]] = {}
+        self._busy: dict[str, asyncio.Task[None]] = {}
+        self._creating = asyncio.Semaphore(CREATE_CONCURRENCY)
+        self._writing = asyncio.Semaphore(WRITE_CONCURRENCY)
 
     def remember_node(self, name: str, info: object) -> bool:
         """Note a node's latest row; True when it differs from the last one seen."""
@@ -104,23 +116,30 @@ class Worker:
     async def run(self) -> None:
         """Cycle forever (until cancelled)."""
         await self.ready.wait()
-        while True:
-            self._wake.clear()
-            try:
-                until = await self.cycle(now=datetime.now(UTC))
-            except Exception:
-                log.exception("placement cycle failed; retrying")
-                metrics.RECONCILE_ERRORS.labels(step="cycle").inc()
-                until = None
-            idle = MAX_IDLE_SECONDS
-            if until is not None:
-                idle = min(idle, max(0.0, (until - datetime.now(UTC)).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=idle)
-            await asyncio.sleep(COALESCE_SECONDS)  # let a burst of events land: one cycle
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    until = self.cycle(now=datetime.now(UTC))
+                except Exception:
+                    log.exception("placement cycle failed; retrying")
+                    metrics.RECONCILE_ERRORS.labels(step="cycle").inc()
+                    until = None
+                idle = MAX_IDLE_SECONDS
+                if until is not None:
+                    idle = min(idle, max(0.0, (until - datetime.now(UTC)).total_seconds()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=idle)
+                await asyncio.sleep(COALESCE_SECONDS)  # let a burst of events land: one cycle
+        finally:
+            for task in list(self._busy.values()):
+                task.cancel()
 
-    async def cycle(self, *, now: datetime) -> datetime | None:
-        """One reconcile pass and one placement round; returns the nearest deadline."""
+    def cycle(self, *, now: datetime) -> datetime | None:
+        """Decide every job's next step and one placement round; returns the nearest deadline.
+
+        Never waits on the API server: every write goes to a task of its job's own.
+        """
         started = time.perf_counter()
         state = self.cache.cluster_state()
         healthy = self.cache.health()
@@ -128,29 +147,28 @@ class Worker:
         waiting: list[tuple[JobRecord, Waiting]] = []
         records = self.cache.jobs()
         self._forget_gone({r.key for r in records})
-        limit = asyncio.Semaphore(RECONCILE_CONCURRENCY)
-
-        async def reconcile(record: JobRecord) -> Any:
-            if self._backing_off(record, now=now):
-                return None
-            async with limit:
-                work = self._reconcile(record, state.topologies, healthy, now)
-                return await self._guarded(record, "reconcile", work)
-
-        steps = await asyncio.gather(*(reconcile(r) for r in records))
-        for record, step in zip(records, steps, strict=True):
-            if isinstance(step, lifecycle.Enqueue):
+        for record in records:
+            if record.key in self._busy or self._backing_off(record, now=now):
+                continue
+            try:
+                step, work = self._reconcile(record, state.topologies, healthy, now)
+            except Exception as error:
+                self._failed(record, "reconcile", error)
+                continue
+            if work is not None:
+                create = isinstance(step, lifecycle.CreatePods)
+                self._spawn(record, "reconcile", work, limit=self._creating if create else None)
+            elif isinstance(step, lifecycle.Enqueue):
                 waiting.append((record, queue_entry(record, self.cache.priorities(), now=now)))
             until = getattr(step, "until", None)
             if until is not None:
                 deadlines.append(until)
         if waiting:
-            starving = await self._place_round(waiting, now=now)
-            deadlines += starving
+            deadlines += self._place_round(waiting, state, now=now)
         metrics.QUEUE_LENGTH.set(len(waiting))
         log.debug(
-            "cycle: %d jobs, %d waiting, %.3f s", len(records), len(waiting),
-            time.perf_counter() - started,
+            "cycle: %d jobs, %d waiting, %d busy, %.3f s", len(records), len(waiting),
+            len(self._busy), time.perf_counter() - started,
         )  # fmt: skip
         metrics.record_phases(
             (str((r.manifest.get("status") or {}).get("phase", Phase.PENDING)) for r in records),
@@ -158,12 +176,31 @@ class Worker:
         )
         return min(deadlines, default=None)
 
-    async def _guarded(self, record: JobRecord, step: str, work: Awaitable[Any]) -> Any:
-        """Run one job's work; a conflict re-reads it next cycle, an error never spreads.
+    def _spawn(
+        self,
+        record: JobRecord,
+        step: str,
+        work: Coroutine[Any, Any, Any],
+        *,
+        limit: asyncio.Semaphore | None = None,
+    ) -> None:
+        """Run the job's writes in a task of its own; the job is left alone until it ends."""
 
-        A job whose work fails is left alone for a while (doubling from 1 s to
-        :data:`MAX_BACKOFF_SECONDS`), so one broken job never makes the loop spin.
-        """
+        async def run() -> None:
+            async with limit or self._writing:
+                await self._guarded(record, step, work)
+
+        task = asyncio.create_task(run(), name=f"netsched {step} {record.key}")
+        self._busy[record.key] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._busy.pop(record.key, None)
+            self._wake.set()  # what the job does next may be possible now
+
+        task.add_done_callback(done)
+
+    async def _guarded(self, record: JobRecord, step: str, work: Awaitable[Any]) -> Any:
+        """Run one job's work; a conflict re-reads it next cycle, an error never spreads."""
         try:
             result = await work
         except Conflict:
@@ -174,14 +211,20 @@ class Worker:
             self._back_off(record)
             await self._guarded(record, "status", self._rejected(record, str(error)))
         except Exception as error:
-            log.exception("%s of %s failed", step, record.key)
-            metrics.RECONCILE_ERRORS.labels(step=step).inc()
-            self._event(record, "Warning", "ReconcileError", f"{step} failed: {error}")
-            self._back_off(record)
+            self._failed(record, step, error)
         else:
             self._backoff.pop(record.key, None)
             return result
         return None
+
+    def _failed(self, record: JobRecord, step: str, error: Exception) -> None:
+        """Log, count and post a job's failed step, and leave the job alone for a while
+        (doubling from 1 s to :data:`MAX_BACKOFF_SECONDS`), so that one broken job never
+        makes the loop spin."""
+        log.error("%s of %s failed", step, record.key, exc_info=error)
+        metrics.RECONCILE_ERRORS.labels(step=step).inc()
+        self._event(record, "Warning", "ReconcileError", f"{step} failed: {error}")
+        self._back_off(record)
 
     def _forget_gone(self, keys: set[str]) -> None:
         """Drop what the worker remembers of jobs that no longer exist."""
@@ -211,87 +254,98 @@ class Worker:
 
     # --- phase 1: reconcile ----------------------------------------------------------------
 
-    async def _reconcile(
+    def _reconcile(
         self,
         record: JobRecord,
         topologies: Mapping[str, NetworkTopology],
         healthy: Mapping[str, bool],
         now: datetime,
-    ) -> lifecycle.Step | None:
+    ) -> tuple[lifecycle.Step | None, Coroutine[Any, Any, None] | None]:
+        """The job's next step, and the writes that do it (None when there are none)."""
         job = record.job
         if job is None:
-            await self._invalid(record, f"(spec): {record.error}", now=now)
-            return None
+            return None, self._invalid(record, f"(spec): {record.error}", now=now)
         problems = validate_training_job(
             job,
             topologies.get(job.spec.topology.network_topology),
             priority_classes=self.cache.priorities(),
         )
         if problems:
-            await self._invalid(record, summary(problems), now=now)
-            return None
+            return None, self._invalid(record, summary(problems), now=now)
         namespace, name = split_key(record.key)
         pods = self.cache.gang(namespace, name)
         step = lifecycle.next_step(job_view(record), pods, healthy=healthy, now=now)
+        work: Coroutine[Any, Any, None] | None = None
         if isinstance(step, lifecycle.CreatePods):
-            await self._create(record, job, step.ranks, now=now)
-        elif isinstance(step, lifecycle.Enqueue):
-            if condition_since(conditions_of(record), "Placed", status=False) is None:
-                await self._write(
-                    record, now=now, conditions=[("Placed", False, "Queued", "waiting for a turn")]
-                )
+            work = self._create(record, job, step.ranks)
         elif isinstance(step, lifecycle.Pin):
-            await self._pin(record, job, step.pods)
+            work = self._pin(record, job, step.pods)
         elif isinstance(step, lifecycle.Advance):
-            await self._advance(record, step, now=now)
+            work = self._advance(record, step, now=now)
         elif isinstance(step, lifecycle.DeletePods):
-            await self._delete_pods(record, step, now=now)
+            work = self._delete_pods(record, step, now=now)
         elif isinstance(step, lifecycle.DeleteJob):
             log.info("deleting %s: ttlSecondsAfterFinished passed", record.key)
-            await self.kube.delete_job(namespace, name)
-        return step
+            work = self.kube.delete_job(namespace, name)
+        return step, work
 
-    async def _invalid(self, record: JobRecord, message: str, *, now: datetime) -> None:
+    def _invalid(
+        self, record: JobRecord, message: str, *, now: datetime
+    ) -> Coroutine[Any, Any, None] | None:
+        """The writes that mark the job InvalidSpec, unless it is already marked so."""
         ready = next((c for c in conditions_of(record) if c.get("type") == "Ready"), {})
         generation = record.manifest["metadata"].get("generation")
         seen = (ready.get("reason"), ready.get("message"), ready.get("observedGeneration"))
         if seen == ("InvalidSpec", message, generation):
-            return
-        invalid = ("Ready", False, "InvalidSpec", message)
-        await self._write(record, now=now, phase=Phase.PENDING, conditions=[invalid])
-        self._event(record, "Warning", "InvalidSpec", message)
+            return None
 
-    async def _create(
-        self, record: JobRecord, job: TrainingJob, ranks: Iterable[int], *, now: datetime
-    ) -> None:
+        async def mark() -> None:
+            invalid = ("Ready", False, "InvalidSpec", message)
+            await self._write(record, now=now, phase=Phase.PENDING, conditions=[invalid])
+            self._event(record, "Warning", "InvalidSpec", message)
+
+        return mark()
+
+    async def _create(self, record: JobRecord, job: TrainingJob, ranks: Iterable[int]) -> None:
+        """Create the missing pods (gated), the headless Service and the NetworkPolicy.
+
+        The job's status is not written here: its first decision writes it (``Ready``
+        and the GPUs it asks with the placement, or the reason it waits).
+        """
         manifest = manifest_of(record, job)
         gpus = job.spec.template.gpus_per_pod()
         restarts = int((record.manifest.get("status") or {}).get("restarts", 0))
-        objects = [manifests.headless_service(manifest), manifests.network_policy(manifest)]
-        objects += [
+        pods = [
             manifests.gang_pod(manifest, rank=r, gpus_per_pod=gpus, restarts=restarts)
             for r in ranks
         ]
-        await asyncio.gather(*(self.kube.create(o) for o in objects if o is not None))
-        status = record.manifest.get("status") or {}
-        if status.get("gpus") is None or not has_condition(record, "Ready", True):
-            await self._write(
-                record,
-                now=now,
-                conditions=[("Ready", True, "Valid", "the spec is valid")],
-                gpus=gpus * job.spec.replicas,
-            )
+        others = [manifests.headless_service(manifest), manifests.network_policy(manifest)]
+
+        async def create(pod: Mapping[str, Any]) -> None:
+            if await self.kube.create(pod):
+                self.cache.created(pod, gpus)
+
+        await asyncio.gather(
+            *(create(p) for p in pods), *(self.kube.create(o) for o in others if o is not None)
+        )
 
     async def _pin(
         self, record: JobRecord, job: TrainingJob, pods: Iterable[tuple[str, str]]
     ) -> None:
-        namespace = record.manifest["metadata"]["namespace"]
+        """One patch per pod: netsched's nodeSelector on, the placement gate off."""
+        namespace, name = split_key(record.key)
         gates = (job.spec.template.model_dump(by_alias=True)["spec"].get("schedulingGates")) or []
-        gpus = job.spec.template.gpus_per_pod()
+        pods = tuple(pods)
+        self.cache.pinned(namespace, name, pods, job.spec.template.gpus_per_pod())
 
         async def pin(pod: str, node: str) -> None:
-            await self.kube.patch_pod(namespace, pod, manifests.placement_patch(node, gates=gates))
-            self.cache.pinned(f"{namespace}/{pod}", node, gpus)
+            try:
+                await self.kube.patch_pod(
+                    namespace, pod, manifests.placement_patch(node, gates=gates)
+                )
+            except BaseException:
+                self.cache.unwritten(namespace, [pod])
+                raise
 
         await asyncio.gather(*(pin(pod, node) for pod, node in pods))
 
@@ -319,19 +373,19 @@ class Worker:
             await self._write(record, now=now, phase=step.phase, conditions=conditions, **fields)
             self._event(record, "Warning", step.reason, step.message)
         await asyncio.gather(*(self.kube.delete_pod(namespace, pod) for pod in step.pods))
+        self.cache.unwritten(namespace, step.pods)
         self.notify(capacity=True)
 
     # --- phase 2: place ----------------------------------------------------------------------
 
-    async def _place_round(
-        self, waiting: list[tuple[JobRecord, Waiting]], *, now: datetime
+    def _place_round(
+        self, waiting: list[tuple[JobRecord, Waiting]], state: ClusterState, *, now: datetime
     ) -> list[datetime]:
         """Walk the queue; returns when a job will start to starve (a deadline to wake at)."""
         records = {entry.key: record for record, entry in waiting}
         turns = Round(
             (entry for _, entry in waiting), now=now, starvation_seconds=self.starvation_seconds
         )
-        state = self.cache.cluster_state()
         snapshots: dict[str, ClusterSnapshot] = {}
         empty = dataclasses.replace(state, used_gpus={}, reserved_gpus={})
         idle_snapshots: dict[str, ClusterSnapshot] = {}
@@ -344,27 +398,28 @@ class Worker:
             return idle_snapshots[key]
 
         deadlines = []
-        commits = []
         for turn in turns:
             record = records[turn.job.key]
-            outcome = await self._guarded(
-                record, "place", self._take_turn(record, turn, state, snapshots, idle, now=now)
-            )
+            try:
+                outcome, work = self._take_turn(record, turn, state, snapshots, idle, now=now)
+            except Exception as error:
+                self._failed(record, "place", error)
+                continue
             if isinstance(outcome, Placement):
-                # The decision is made and counted in the snapshot; its writes can overlap
-                # the next decisions.
+                # Counted from now on, in this round's snapshot and in the cache's, while
+                # the writes run.
                 state = reserve(state, outcome)
                 work = self._commit(record, outcome, now=now)
-                commits.append(asyncio.create_task(self._guarded(record, "place", work)))
             elif outcome is True:  # waits, but would fit once running jobs end
                 turns.unplaced(turn.job)
                 deadlines.append(turns.starves_at(turn.job))
-        await asyncio.gather(*commits)
+            if work is not None:
+                self._spawn(record, "place", work)
         if snapshots:
             metrics.record_domains(next(iter(snapshots.values())))
         return [d for d in deadlines if d > now]
 
-    async def _take_turn(
+    def _take_turn(
         self,
         record: JobRecord,
         turn: Turn,
@@ -373,12 +428,12 @@ class Worker:
         idle: Callable[[TrainingJob], ClusterSnapshot],
         *,
         now: datetime,
-    ) -> Placement | bool | None:
-        """Place one job, or say why it waits.
+    ) -> tuple[Placement | bool | None, Coroutine[Any, Any, None] | None]:
+        """Place one job, or say why it waits; and the status writes that say so.
 
-        Returns the placement; True when the job waits but would fit on this cluster were
-        every running job to end (only such a job may hold the queue behind it); False
-        when it would not fit even then; None when it is held behind another job.
+        The outcome is the placement; True when the job waits but would fit on this
+        cluster were every running job to end (only such a job may hold the queue behind
+        it); False when it would not fit even then; None when it is held behind another.
         """
         job = record.job
         assert job is not None  # only valid jobs are enqueued
@@ -392,13 +447,11 @@ class Worker:
                 f"{self.starvation_seconds:.0f} s starvation bound (since "
                 f"{rfc3339(held.since)}): freed GPUs go to it first"
             )
-            await self._waiting(record, turn, "HeldBehind", message, now=now)
-            return None
+            return None, self._waiting(record, turn, "HeldBehind", message, now=now)
         generation = int(record.manifest["metadata"].get("generation", 0))
         tried = self._tried.get(turn.job.key)
         if tried is not None and tried[:2] == (self._capacity, generation):
-            await self._waiting(record, turn, None, None, now=now)
-            return tried[2]
+            return tried[2], self._waiting(record, turn, None, None, now=now)
         key = snapshot_key(job)
         snapshot = snapshots.get(key) or state.snapshot_for(job, now=now)
         started = time.perf_counter()
@@ -415,35 +468,47 @@ class Worker:
                     "\nIt would not fit even if every running job ended, so it does not hold "
                     "the jobs behind it."
                 )
-            await self._waiting(record, turn, "Unschedulable", message, now=now)
-            return fits
+            return fits, self._waiting(record, turn, "Unschedulable", message, now=now)
         metrics.SCHEDULE_ATTEMPTS.labels(result="placed").inc()
         snapshots.clear()
         snapshots[key] = snapshot.with_allocation(outcome.gpus_by_node())
         self._tried.pop(turn.job.key, None)
         metrics.record_placement(outcome)
-        return outcome
+        return outcome, None
 
-    async def _commit(self, record: JobRecord, placement: Placement, *, now: datetime) -> None:
-        """Record the placement in the job's status, then pin its pods (in that order: an
-        operator killed in between finishes this placement instead of choosing another)."""
+    def _commit(
+        self, record: JobRecord, placement: Placement, *, now: datetime
+    ) -> Coroutine[Any, Any, None]:
+        """Reserve the placement's GPUs in the cache now, and return the writes: the
+        placement into the job's status, then the pins (in that order: an operator killed
+        in between finishes this placement instead of choosing another)."""
         job = record.job
         assert job is not None
-        status = PlacementStatus.from_placement(placement)
-        await self._write(
-            record,
-            now=now,
-            phase=Phase.PLACING,
-            conditions=[("Placed", True, "Placed", placement.explanation)],
-            placement=status.model_dump(by_alias=True, mode="json", exclude_none=True),
-            queuePosition=None,
-        )
-        name = job.metadata.name or ""
+        namespace, name = split_key(record.key)
         pods = tuple((manifests.pod_name(name, r.rank), r.node) for r in placement.ranks)
-        await self._pin(record, job, pods)
-        self._event(record, "Normal", "Placed", placement.explanation)
+        self.cache.pinned(namespace, name, pods, job.spec.template.gpus_per_pod())
 
-    async def _waiting(
+        async def commit() -> None:
+            status = PlacementStatus.from_placement(placement)
+            try:
+                await self._write(
+                    record,
+                    now=now,
+                    phase=Phase.PLACING,
+                    conditions=[VALID, ("Placed", True, "Placed", placement.explanation)],
+                    placement=status.model_dump(by_alias=True, mode="json", exclude_none=True),
+                    queuePosition=None,
+                    gpus=_gpus(job),
+                )
+            except BaseException:
+                self.cache.unwritten(namespace, (pod for pod, _ in pods))
+                raise
+            await self._pin(record, job, pods)
+            self._event(record, "Normal", "Placed", placement.explanation)
+
+        return commit()
+
+    def _waiting(
         self,
         record: JobRecord,
         turn: Turn,
@@ -451,25 +516,34 @@ class Worker:
         message: str | None,
         *,
         now: datetime,
-    ) -> None:
-        """Write the queue position, and the reason the job waits when it changed."""
+    ) -> Coroutine[Any, Any, None] | None:
+        """The writes of the queue position, and of the reason the job waits when it changed
+        (None when the status already says all that)."""
+        job = record.job
+        assert job is not None
         status = record.manifest.get("status") or {}
         placed = next((c for c in conditions_of(record) if c.get("type") == "Placed"), {})
         same_reason = reason is None or (
             placed.get("reason") == reason and placed.get("message") == message
         )
-        if same_reason and status.get("queuePosition") == turn.position:
-            return
-        fields: dict[str, Any] = {"queuePosition": turn.position}
-        conditions = []
+        accepted = has_condition(record, "Ready", True) and status.get("gpus") is not None
+        if same_reason and accepted and status.get("queuePosition") == turn.position:
+            return None
+        fields: dict[str, Any] = {"queuePosition": turn.position, "gpus": _gpus(job)}
+        conditions = [VALID]
         if reason is not None and message is not None:
             conditions.append(("Placed", False, reason, message))
             fields["phase"] = Phase.UNSCHEDULABLE  # not placeable now: unfit, or held
-        await self._write(record, now=now, conditions=conditions, **fields)
-        if not same_reason and message is not None and reason is not None:
-            self._event(
-                record, "Warning" if reason == "Unschedulable" else "Normal", reason, message
-            )
+        # A first wait is dated from the job's creation, as the queue counts it.
+        since = now if placed else (waiting_since(record) or now)
+
+        async def write() -> None:
+            await self._write(record, now=since, conditions=conditions, **fields)
+            if not same_reason and message is not None and reason is not None:
+                kind = "Warning" if reason == "Unschedulable" else "Normal"
+                self._event(record, kind, reason, message)
+
+        return write()
 
     def _event(self, record: JobRecord, kind: str, reason: str, message: str) -> None:
         """Post an Event in the background; a lost Event is logged, never fatal."""
@@ -515,3 +589,8 @@ class Worker:
         )
         record.manifest = result
         self.cache.wrote(result)
+
+
+def _gpus(job: TrainingJob) -> int:
+    """The GPUs the whole gang asks for (``status.gpus``)."""
+    return job.spec.template.gpus_per_pod() * job.spec.replicas
