@@ -69,7 +69,7 @@ class Indexes(dict[str, dict[Any, list[Any]]]):
 
 
 def reserved(cache: Cache) -> dict[str, int]:
-    return cache.cluster_state().reserved_gpus
+    return dict(cache.cluster_state().reserved_gpus)
 
 
 def test_a_created_pod_is_shown_before_its_watch_event_and_then_as_listed() -> None:
