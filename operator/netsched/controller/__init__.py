@@ -3,7 +3,8 @@
 - :mod:`~netsched.controller.handlers`: kopf settings, the indexes, wake-ups;
 - :mod:`~netsched.controller.cache`: index rows and the snapshot they give;
 - :mod:`~netsched.controller.worker`: the loop that reconciles and places;
-- :mod:`~netsched.controller.kube`: the writes to the API server.
+- :mod:`~netsched.controller.kube`: the writes to the API server;
+- :mod:`~netsched.controller.kopf_startup`: a fix to kopf's quadratic start-up.
 
 It runs ``standalone``: one replica (the Deployment uses ``strategy: Recreate``), no
 kopf peering. Peering would only keep a second replica idle, and every decision
@@ -25,7 +26,9 @@ def run(options: Options) -> None:
         os.environ["KUBECONFIG"] = str(options.kubeconfig)
     import kopf
 
-    from netsched.controller import handlers  # noqa: F401  (registers the handlers)
+    from netsched.controller import handlers, kopf_startup  # noqa: F401  (registers the handlers)
+
+    kopf_startup.install()
 
     kopf.run(
         standalone=True,
