@@ -129,16 +129,20 @@ def install_crds(kubeconfig: Path) -> None:
 
 
 def start_operator(operator: Operator, log: Log) -> Scrape:
-    """Start the operator and wait for its first cycle (its indexes are filled by then)."""
+    """Start the operator and wait until it is ready (its cache filled: ``netsched_ready``),
+    as kube-scheduler is when its batches start."""
     operator.start()
     wait_for(
-        lambda: any(s.startswith("netsched_jobs{") for s in operator.scrape().samples),
-        what=f"the operator's first cycle (log: {operator.log})",
-        timeout=300,
+        lambda: operator.scrape().samples.get("netsched_ready") == 1.0,
+        what=f"the operator to fill its cache (log: {operator.log})",
+        timeout=1800,
     )
     time.sleep(2.0)  # let the initial listing's events drain
     idle = operator.scrape()
-    log(f"operator up (pid {operator.pid}, RSS {idle.rss_bytes / 2**20:.0f} MiB)")
+    log(
+        f"operator up (pid {operator.pid}, cache filled in {idle.sync_seconds:.1f} s, "
+        f"RSS {idle.rss_bytes / 2**20:.0f} MiB)"
+    )
     return idle
 
 
@@ -237,6 +241,7 @@ def scale(
             nodes=listed,
             gangs=len(gangs),
             pods=batch.pods,
+            sync=idle.sync_seconds,
             idle_rss=idle.rss_bytes,
             rss=loaded.rss_bytes,
             peak_rss=peak,

@@ -41,6 +41,11 @@ class Scrape:
         return self.samples.get("process_resident_memory_bytes", 0.0)
 
     @property
+    def sync_seconds(self) -> float:
+        """How long the operator took to fill its cache (``netsched_cache_sync_seconds``)."""
+        return self.samples.get("netsched_cache_sync_seconds", math.nan)
+
+    @property
     def cpu_seconds(self) -> float:
         return self.samples.get("process_cpu_seconds_total", 0.0)
 

@@ -88,6 +88,7 @@ class ScalePoint:
     nodes: int
     gangs: int
     pods: int
+    sync: float
     idle_rss: float
     rss: float
     peak_rss: float
@@ -290,14 +291,15 @@ def _p50_p95(batch: Batch) -> str:
 
 def scale_table(points: list[ScalePoint]) -> list[str]:
     rows = [
-        "| nodes | gangs | pods | RSS idle (MiB) | RSS with the pods (MiB) | peak RSS (MiB) "
-        "| CPU s: start-up / batch | decisions | decision mean (ms) "
+        "| nodes | gangs | pods | cache filled in (s) | RSS idle (MiB) | RSS with the pods (MiB) "
+        "| peak RSS (MiB) | CPU s: start-up / batch | decisions | decision mean (ms) "
         "| decision p95 (ms; bucket) | all bound in (s) | pods/s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in points:
         rows.append(
-            f"| {p.nodes} | {p.gangs} | {p.pods} | {p.idle_rss / MIB:.0f} | {p.rss / MIB:.0f} "
+            f"| {p.nodes} | {p.gangs} | {p.pods} | {p.sync:.1f} | {p.idle_rss / MIB:.0f} "
+            f"| {p.rss / MIB:.0f} "
             f"| {p.peak_rss / MIB:.0f} | {p.idle_cpu:.1f} / {p.cpu - p.idle_cpu:.1f} "
             f"| {p.decisions} | {p.decision_mean * 1e3:.1f} "
             f"| {p.decision_p95 * 1e3:.1f} (<= {p.decision_p95_bound * 1e3:g}) "

@@ -83,6 +83,14 @@ RECONCILE_ERRORS = Counter(
     "Errors while reconciling one TrainingJob (the others go on), by step.",
     ["step"],
 )
+READY = Gauge(
+    "netsched_ready",
+    "1 once every watched kind is listed and indexed (decisions then see every reservation).",
+)
+CACHE_SYNC_SECONDS = Gauge(
+    "netsched_cache_sync_seconds",
+    "Seconds from the operator's start until its cache was filled and it began to decide.",
+)
 BUILD_INFO = Info("netsched_build", "netsched's version and its runtime.")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import kopf
@@ -48,6 +49,7 @@ async def configure(
 ) -> None:
     """Configure kopf, start the metrics server and the placement worker."""
     options: Options = memo["options"]
+    memo["started"] = time.monotonic()
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -126,7 +128,12 @@ def priority_index(name: str, body: kopf.Body, **_: Any) -> Any:
 
 def _worker(memo: kopf.Memo) -> Worker:
     worker: Worker = memo["worker"]
-    worker.ready.set()  # resource handlers run only once every index is filled
+    if not worker.ready.is_set():  # resource handlers run only once every index is filled
+        seconds = time.monotonic() - memo["started"]
+        metrics.CACHE_SYNC_SECONDS.set(seconds)
+        metrics.READY.set(1)
+        log.info("cache filled in %.1f s: deciding from now on", seconds)
+        worker.ready.set()
     return worker
 
 
