@@ -230,6 +230,7 @@ def _component_arguments(
             f"--service-account-private-key-file={keys.service_account_key}",
             f"--root-ca-file={keys.ca_cert}",
             "--use-service-account-credentials=true",
+            f"--node-monitor-grace-period={kwok.NODE_MONITOR_GRACE}",
             "--kube-api-qps=200",
             "--kube-api-burst=400",
         ],

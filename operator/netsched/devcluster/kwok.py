@@ -25,7 +25,16 @@ NOT_READY_STAGE = "kustomize/stage/node/chaos/node-not-ready.yaml"
 comes back when the label goes), so tests can lose a node as a dead kubelet would."""
 NOT_READY_LABEL = "node-not-ready.stage.kwok.x-k8s.io"
 FAKE_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
-NODE_LEASE_SECONDS = 40
+NODE_LEASE_SECONDS = 160
+"""KWOK renews each fake node's Lease every quarter of this (40 s). Kubelets renew every
+10 s; with thousands of fake nodes on two cores that would be hundreds of writes a second,
+KWOK falls behind, and the node lifecycle controller marks nodes NotReady (on 5000 nodes
+1270 NotReady events in one benchmark run, each restarting the gangs on them). The
+controller-manager's grace period is raised to match (:data:`NODE_MONITOR_GRACE`)."""
+NODE_MONITOR_GRACE = "180s"
+"""``--node-monitor-grace-period``: a Lease older than this makes its node NotReady. More
+than the renew interval plus the lag of a busy machine; tests that lose a node use KWOK's
+chaos stage, which sets the node NotReady at once."""
 
 
 def module_dir() -> Path:
