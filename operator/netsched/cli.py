@@ -43,12 +43,19 @@ def _fail(error: Exception) -> NoReturn:
 
 
 @dev_cluster.command("build")
-def dev_cluster_build() -> None:
+def dev_cluster_build(
+    real_nodes: Annotated[
+        bool, typer.Option(help="Also build what real nodes run: kubelet, CoreDNS, kube-router.")
+    ] = False,
+) -> None:
     """Build (or find cached) every control-plane binary."""
     from netsched.devcluster import ComponentError, binaries
 
+    components = binaries.COMPONENTS
+    if real_nodes:
+        components += binaries.REAL_NODE_COMPONENTS
     try:
-        for name, path in binaries.ensure_all(announce=True).items():
+        for name, path in binaries.ensure_all(components, announce=True).items():
             typer.echo(f"{name:<24} {path}")
     except ComponentError as error:
         _fail(error)

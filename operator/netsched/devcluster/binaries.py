@@ -6,8 +6,8 @@ go.sum committed, binaries never) into
 A cached binary is reused as long as its stamp records the same wrapper
 go.sum, so bumping a version in ``hack/`` rebuilds exactly what changed.
 
-The three wrapper modules are kept apart so that Kubernetes', KWOK's and
-etcd's dependency graphs never mix.
+The wrapper modules are kept apart so that the dependency graphs of Kubernetes, KWOK,
+etcd, CoreDNS and kube-router never mix.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ BUILD_TIMEOUT_SECONDS = 45 * 60
 KUBERNETES_VERSION = "v1.36.3"
 KWOK_VERSION = "v0.8.0"
 ETCD_VERSION = "v3.6.16"
+COREDNS_VERSION = "v1.14.7"
+KUBE_ROUTER_VERSION = "v2.1.0"
 
 
 def _kubernetes_ldflags(version: str) -> str:
@@ -77,6 +79,25 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(name="etcd", version=ETCD_VERSION, module_dir="etcd", package="."),
 )
+"""The control plane and its fake nodes: built for every dev cluster."""
+
+REAL_NODE_COMPONENTS: tuple[Component, ...] = (
+    Component(
+        name="kubelet",
+        version=KUBERNETES_VERSION,
+        module_dir="kubernetes",
+        package="k8s.io/kubernetes/cmd/kubelet",
+        ldflags=_kubernetes_ldflags(KUBERNETES_VERSION),
+    ),
+    Component(name="coredns", version=COREDNS_VERSION, module_dir="coredns", package="."),
+    Component(
+        name="kube-router",
+        version=KUBE_ROUTER_VERSION,
+        module_dir="kube-router",
+        package="github.com/cloudnativelabs/kube-router/v2/cmd/kube-router",
+    ),
+)
+"""What real nodes add (``dev-cluster up --real-nodes N``): built only when asked for."""
 
 
 def hack_dir() -> Path:
@@ -187,10 +208,12 @@ def build(component: Component) -> Path:
     return binary
 
 
-def ensure_all(*, announce: bool = False) -> dict[str, Path]:
-    """Build (or reuse) every component; returns ``{name: path}``."""
+def ensure_all(
+    components: tuple[Component, ...] = COMPONENTS, *, announce: bool = False
+) -> dict[str, Path]:
+    """Build (or reuse) ``components`` (the control plane's); returns ``{name: path}``."""
     paths = {}
-    for component in COMPONENTS:
+    for component in components:
         if announce and not is_cached(component):
             print(f"building {component.name} {component.version} (cached after the first time)…")
         paths[component.name] = build(component)
