@@ -113,6 +113,6 @@ def test_a_pin_whose_write_failed_is_taken_back() -> None:
     indexes.watch(gang_pod(1))
     cache = Cache(indexes)
     cache.pinned(NS, JOB, [("llm-0", "n1"), ("llm-1", "n2")], 8)
-    cache.unwritten(NS, ["llm-1"])
+    cache.unwritten(NS, JOB, ["llm-1"])
     assert reserved(cache) == {"n1": 8}
     assert {p.name: p.pinned for p in cache.gang(NS, JOB)} == {"llm-0": "n1", "llm-1": None}

@@ -176,7 +176,8 @@ class Cache:
     """Views over kopf's live indexes, plus the two read-your-writes overlays."""
 
     indexes: Mapping[str, Any]
-    _pods: dict[str, Written] = field(default_factory=dict)
+    _pods: dict[tuple[str, str], dict[str, Written]] = field(default_factory=dict)
+    """(namespace, job) -> pod name -> the worker's latest write of it."""
     _written: dict[str, dict[str, Any]] = field(default_factory=dict)
     _parsed: dict[tuple[str, str], JobRecord] = field(default_factory=dict)
 
@@ -203,34 +204,38 @@ class Cache:
         """The job's pods: the index's rows, with the worker's newer writes over them."""
         store = self._index("gang_index").get((namespace, job))
         pods = {pod.name: pod for pod in store or ()}
-        now = time.monotonic()
-        for key, written in list(self._pods.items()):
-            if written.job != (namespace, job):
-                continue
-            if written.shown_by(pods.get(written.pod.name)) or now - written.at > OVERLAY_SECONDS:
-                del self._pods[key]
-            else:
-                pods[written.pod.name] = written.pod
+        writes = self._pods.get((namespace, job))
+        if writes:
+            now = time.monotonic()
+            for name, written in list(writes.items()):
+                if written.shown_by(pods.get(name)) or now - written.at > OVERLAY_SECONDS:
+                    del writes[name]
+                else:
+                    pods[name] = written.pod
+            if not writes:
+                del self._pods[(namespace, job)]
         return list(pods.values())
 
     def created(self, manifest: Mapping[str, Any], gpus: int) -> None:
         """Remember that the gated gang pod ``manifest`` was created just now."""
         for job, pod in gang_row(manifest).items():
-            self._pods[_key(manifest)] = Written(job, pod, gpus, time.monotonic())
+            self._pods.setdefault(job, {})[pod.name] = Written(job, pod, gpus, time.monotonic())
 
     def pinned(self, namespace: str, job: str, pins: Iterable[tuple[str, str]], gpus: int) -> None:
         """Remember that the job's pods are pinned (pod name, node), from now on."""
         current = {pod.name: pod for pod in self.gang(namespace, job)}
+        writes = self._pods.setdefault((namespace, job), {})
         for name, node in pins:
             pod = current.get(name) or GangPod(name=name, rank=-1, restart=-1, phase="Pending")
             pod = dataclasses.replace(pod, pinned=node, gated=False)
-            written = Written((namespace, job), pod, gpus, time.monotonic())
-            self._pods[f"{namespace}/{name}"] = written
+            writes[name] = Written((namespace, job), pod, gpus, time.monotonic())
 
-    def unwritten(self, namespace: str, names: Iterable[str]) -> None:
-        """Forget the worker's writes of these pods (a pin that failed, pods deleted)."""
+    def unwritten(self, namespace: str, job: str, names: Iterable[str]) -> None:
+        """Forget the worker's writes of these pods of ``job`` (a pin that failed, pods
+        deleted)."""
+        writes = self._pods.get((namespace, job), {})
         for name in names:
-            self._pods.pop(f"{namespace}/{name}", None)
+            writes.pop(name, None)
 
     def wrote(self, manifest: Mapping[str, Any]) -> None:
         """Remember the job as the API server returned it after our write."""
@@ -251,12 +256,13 @@ class Cache:
                 target = used if held.bound else reserved
                 target[node] = target.get(node, 0) + held.gpus
         now = time.monotonic()
-        for pod, written in list(self._pods.items()):
-            node = written.pod.pinned
-            if now - written.at > OVERLAY_SECONDS:
-                del self._pods[pod]
-            elif node is not None and pod not in seen:
-                reserved[node] = reserved.get(node, 0) + written.gpus
+        for (namespace, _), writes in list(self._pods.items()):
+            for name, written in list(writes.items()):
+                node = written.pod.pinned
+                if now - written.at > OVERLAY_SECONDS:
+                    del writes[name]
+                elif node is not None and f"{namespace}/{name}" not in seen:
+                    reserved[node] = reserved.get(node, 0) + written.gpus
         return ClusterState(
             nodes=self.nodes(),
             used_gpus=used,
