@@ -278,7 +278,7 @@ def build_snapshot(
         ValueError: two nodes share a name, or a flow count is negative.
     """
     included, excluded, missing_labels = _partition(list(nodes), scheme, refused)
-    fabric = build_fabric(included, scheme)
+    fabric = _FABRICS.build(included, scheme)
     free = _count_free(fabric, used_gpus=used_gpus, reserved=reserved)
     samples = list(measurements)
     fresh = [s for s in samples if now - s.observed_at <= measurement_ttl]
@@ -294,6 +294,36 @@ def build_snapshot(
         unmatched_samples=unmatched,
         unmatched_flows=unmatched_flows,
     )
+
+
+class _LastFabric:
+    """The last fabric built, reused while the same node rows and scheme come again.
+
+    An operator builds a snapshot on every cycle from node rows that rarely change;
+    only the GPU counts do, and they are not part of the fabric. The rows are compared
+    by identity (the cache holds them, so an identity is never reused meanwhile), the
+    scheme by equality; the fabric is immutable, so sharing it is safe.
+    """
+
+    def __init__(self) -> None:
+        self._nodes: tuple[NodeInfo, ...] = ()
+        self._scheme: TopologyScheme | None = None
+        self._fabric: Fabric | None = None
+
+    def build(self, nodes: list[NodeInfo], scheme: TopologyScheme) -> Fabric:
+        same = (
+            self._fabric is not None
+            and self._scheme == scheme
+            and len(nodes) == len(self._nodes)
+            and all(a is b for a, b in zip(nodes, self._nodes, strict=True))
+        )
+        if not same or self._fabric is None:
+            self._nodes, self._scheme = tuple(nodes), scheme
+            self._fabric = build_fabric(nodes, scheme)
+        return self._fabric
+
+
+_FABRICS = _LastFabric()
 
 
 def _partition(
