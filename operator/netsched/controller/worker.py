@@ -73,6 +73,10 @@ MAX_BACKOFF_SECONDS = 60.0
 """The longest a job whose reconcile keeps failing is left alone between tries."""
 COALESCE_SECONDS = 0.05
 """After a wake-up, wait this long so that a burst of watch events makes one cycle."""
+CYCLE_SHARE = 0.2
+"""At most this share of the worker's time goes to cycles: after a cycle of d seconds the
+next waits at least d * (1 - share) / share. A burst then makes fewer, larger cycles
+instead of spending the operator's one core on re-reading a cache that barely moved."""
 VALID = ("Ready", True, "Valid", "the spec is valid")
 """The condition every decision about a valid job writes."""
 
@@ -119,18 +123,21 @@ class Worker:
         try:
             while True:
                 self._wake.clear()
+                began = time.perf_counter()
                 try:
                     until = self.cycle(now=datetime.now(UTC))
                 except Exception:
                     log.exception("placement cycle failed; retrying")
                     metrics.RECONCILE_ERRORS.labels(step="cycle").inc()
                     until = None
+                took = time.perf_counter() - began
                 idle = MAX_IDLE_SECONDS
                 if until is not None:
                     idle = min(idle, max(0.0, (until - datetime.now(UTC)).total_seconds()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=idle)
-                await asyncio.sleep(COALESCE_SECONDS)  # let a burst of events land: one cycle
+                # Let a burst of events land: one cycle, and keep cycles to their share.
+                await asyncio.sleep(max(COALESCE_SECONDS, took * (1 - CYCLE_SHARE) / CYCLE_SHARE))
         finally:
             for task in list(self._busy.values()):
                 task.cancel()
@@ -344,7 +351,7 @@ class Worker:
                     namespace, pod, manifests.placement_patch(node, gates=gates)
                 )
             except BaseException:
-                self.cache.unwritten(namespace, [pod])
+                self.cache.unwritten(namespace, name, [pod])
                 raise
 
         await asyncio.gather(*(pin(pod, node) for pod, node in pods))
@@ -367,13 +374,13 @@ class Worker:
         self, record: JobRecord, step: lifecycle.DeletePods, *, now: datetime
     ) -> None:
         status = record.manifest.get("status") or {}
-        namespace = record.manifest["metadata"]["namespace"]
+        namespace, name = split_key(record.key)
         if step.phase is not None:
             conditions, fields = after_deletion(step, status, now=now)
             await self._write(record, now=now, phase=step.phase, conditions=conditions, **fields)
             self._event(record, "Warning", step.reason, step.message)
         await asyncio.gather(*(self.kube.delete_pod(namespace, pod) for pod in step.pods))
-        self.cache.unwritten(namespace, step.pods)
+        self.cache.unwritten(namespace, name, step.pods)
         self.notify(capacity=True)
 
     # --- phase 2: place ----------------------------------------------------------------------
@@ -501,7 +508,7 @@ class Worker:
                     gpus=_gpus(job),
                 )
             except BaseException:
-                self.cache.unwritten(namespace, (pod for pod, _ in pods))
+                self.cache.unwritten(namespace, name, (pod for pod, _ in pods))
                 raise
             await self._pin(record, job, pods)
             self._event(record, "Normal", "Placed", placement.explanation)
