@@ -1,31 +1,38 @@
-"""The operator's writes to the API server, each one request, run off the event loop.
+"""The operator's requests to the API server, and a blocking one for the CLI.
 
-The Kubernetes client is synchronous; every call here runs in a thread of a pool of
-its own so that the watch streams and the placement worker never
-wait on a socket. Creates that find the object already there (HTTP 409
-AlreadyExists) and deletes that find nothing (404) succeed: after a restart the
-operator repeats steps, and each must be harmless the second time.
+:class:`Kube` is what the operator writes with: asyncio HTTP (aiohttp, which kopf runs
+on too) on one connection pool, so the watch streams, the worker and 32 requests in
+flight share one event loop and no thread. Credentials come from the Kubernetes
+client's configuration (a kubeconfig, or the pod's service account), read again on
+every request so that a rotated token is picked up. :func:`request` is the blocking
+form ``netsched explain`` and ``queue`` use.
+
+Creates that find the object already there (HTTP 409 AlreadyExists) and deletes that
+find nothing (404) succeed: after a restart the operator repeats steps, and each must
+be harmless the second time.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 import os
+import ssl
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import aiohttp
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from netsched.api import GROUP, VERSION, TrainingJob
 
 MERGE_PATCH = "application/merge-patch+json"
+MAX_IN_FLIGHT = 32
+"""Requests in flight at once (one connection each)."""
+REQUEST_TIMEOUT_SECONDS = 60.0
 PLURAL = TrainingJob.INFO.plural
 
 
@@ -83,6 +90,14 @@ def request(
     return cast(dict[str, Any], json.loads(response.data or b"{}"))
 
 
+class HTTPError(Exception):
+    """The API server answered with an error status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
 class Kube:
     """The handful of requests the operator makes.
 
@@ -91,10 +106,26 @@ class Kube:
     """
 
     def __init__(self, api: client.ApiClient) -> None:
-        self._api = api
-        # asyncio's default pool has cpu+4 threads: on a small machine that would allow
-        # only a handful of requests in flight. The client's pool allows 32 connections.
-        self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="kube")
+        self._configuration = api.configuration
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        conf = self._configuration
+        tls = ssl.create_default_context(cafile=conf.ssl_ca_cert)
+        if conf.cert_file:
+            tls.load_cert_chain(conf.cert_file, conf.key_file)
+        if not conf.verify_ssl:
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE
+        connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT, ssl=tls)
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+        self._session = aiohttp.ClientSession(connector=connector, timeout=timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def _request(
         self,
@@ -104,8 +135,27 @@ class Kube:
         *,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        call = functools.partial(request, self._api, method, path, body, content_type=content_type)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+        """One request, JSON in and out.
+
+        Raises:
+            Rejected: a create (POST) refused as invalid or forbidden.
+            HTTPError: any other error status.
+        """
+        session = self._session or self._open()
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        bearer = self._configuration.auth_settings().get("BearerToken")  # refreshes the token
+        if bearer and bearer.get("value"):
+            headers[bearer["key"]] = bearer["value"]
+        data = None if body is None else json.dumps(body)
+        url = self._configuration.host + path
+        async with session.request(method, url, data=data, headers=headers) as response:
+            payload = await response.read()
+            status = response.status
+        if status in (400, 403, 422) and method == "POST":
+            raise Rejected(_message(payload))
+        if status >= 400:
+            raise HTTPError(status, _message(payload))
+        return cast(dict[str, Any], json.loads(payload or b"{}"))
 
     async def create(self, manifest: Mapping[str, Any]) -> bool:
         """Create a Pod, Service or NetworkPolicy; False when it already exists."""
@@ -118,7 +168,7 @@ class Kube:
         }[manifest["kind"]]
         try:
             await self._request("POST", collection, manifest)
-        except ApiException as error:
+        except HTTPError as error:
             if error.status == 409:
                 return False
             raise
@@ -132,7 +182,7 @@ class Kube:
     async def delete_pod(self, namespace: str, name: str) -> None:
         try:
             await self._request("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}")
-        except ApiException as error:
+        except HTTPError as error:
             if error.status != 404:
                 raise
 
@@ -151,7 +201,7 @@ class Kube:
         path = self._job_path(namespace, name) + "/status"
         try:
             return await self._request("PATCH", path, body, content_type=MERGE_PATCH)
-        except ApiException as error:
+        except HTTPError as error:
             if error.status == 409:
                 raise Conflict(f"{namespace}/{name} changed meanwhile") from None
             raise
@@ -159,7 +209,7 @@ class Kube:
     async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return await self._request("GET", self._job_path(namespace, name))
-        except ApiException as error:
+        except HTTPError as error:
             if error.status == 404:
                 return None
             raise
@@ -167,7 +217,7 @@ class Kube:
     async def delete_job(self, namespace: str, name: str) -> None:
         try:
             await self._request("DELETE", self._job_path(namespace, name))
-        except ApiException as error:
+        except HTTPError as error:
             if error.status != 404:
                 raise
 
