@@ -333,13 +333,11 @@ def machine() -> str:
 
 def commit() -> str:
     def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
 
-    head = git("rev-parse", "--short", "HEAD")
+    head = git("rev-parse", "--short", "HEAD").strip()
     changed = git("status", "--porcelain", "--", "operator", "bench").splitlines()
-    dirty = [line[3:] for line in changed]
+    dirty = [line[3:] for line in changed if line.strip()]  # "XY path": the path from column 3
     return f"{head} + uncommitted changes to {', '.join(dirty)}" if dirty else head
 
 
@@ -351,8 +349,9 @@ def section(results: Results, bar_lines: list[str], *, command: str) -> str:
             "",
             f"Command: `{command}`  ",
             f"Date: {now} (date -u), {results.seconds / 60:.1f} min  ",
-            f"Machine: {machine()}; shared with another engineer's test cluster, so absolute "
-            "times are noisy and the throughput ratios are paired within a round  ",
+            f"Machine: {machine()}; the cluster, the operator and the benchmark share its "
+            "cores, so absolute times are noisy and the throughput ratios are paired within "
+            "a round  ",
             f"Commit: {commit()}  ",
             f"Cluster: `netsched.devcluster`, real kube-apiserver, kube-controller-manager and "
             f"kube-scheduler {results.kubernetes} (client QPS 200), etcd, KWOK; fake 8-GPU "
