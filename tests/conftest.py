@@ -27,6 +27,7 @@ import yaml
 T = TypeVar("T")
 
 TEST_NODES = 16
+REAL_NODES = 3
 CRDS = Path(__file__).resolve().parents[1] / "crds"
 WAIT_SECONDS = 60.0
 
@@ -99,8 +100,27 @@ def cluster() -> Iterator[Cluster]:
     try:
         yield Cluster(kubeconfig=plane.kubeconfig, kubectl_binary=devcluster.kubectl_path())
     finally:
-        plane.stop()
+        # As saved: `real_nodes` may have added real nodes to it meanwhile.
+        (devcluster.ControlPlane.load(run_dir) or plane).stop()
         run_dir.parent.rmdir()
+
+
+@pytest.fixture(scope="session")
+def real_nodes(cluster: Cluster) -> Cluster:
+    """The cluster with real kubelet nodes: its own (label ``netsched.io/real-node``), else
+    :data:`REAL_NODES` added to the dev cluster under test, once per session."""
+    from netsched import devcluster
+
+    if not cluster.get("nodes", "-l", "netsched.io/real-node")["items"]:
+        plane = devcluster.ControlPlane.load(cluster.kubeconfig.parent)
+        if plane is None:
+            raise AssertionError(
+                f"{cluster.kubeconfig} has no real nodes (label netsched.io/real-node) and is "
+                "not a dev cluster real nodes can be added to: unset NETSCHED_KUBECONFIG, or "
+                "label the cluster's real nodes"
+            )
+        devcluster.add_real_nodes(plane, REAL_NODES, degrade={})
+    return cluster
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,10 @@ def _fail(error: Exception) -> NoReturn:
 @dev_cluster.command("build")
 def dev_cluster_build(
     real_nodes: Annotated[
-        bool, typer.Option(help="Also build what real nodes run: kubelet, CoreDNS, kube-router.")
+        bool,
+        typer.Option(
+            help="Also build what real nodes run: kubelet, kube-proxy, CoreDNS, kube-router."
+        ),
     ] = False,
 ) -> None:
     """Build (or find cached) every control-plane binary."""
@@ -75,11 +78,23 @@ def dev_cluster_up(
     operator: Annotated[
         bool, typer.Option("--operator", help="Also install the CRDs and run the operator.")
     ] = False,
+    real_nodes: Annotated[
+        int,
+        typer.Option(
+            help="Real kubelet nodes beside the fake ones (root; see docs/development.md)."
+        ),
+    ] = 0,
+    degrade: Annotated[
+        list[str] | None,
+        typer.Option(help="Slow one real leaf's uplink: LEAF=RATE, e.g. 1=50mbit (repeatable)."),
+    ] = None,
 ) -> None:
     """Start the dev cluster (or reuse a running one) and create its nodes."""
     from netsched import devcluster
+    from netsched.devcluster.fabric import parse_degrade
 
     try:
+        degraded = parse_degrade(degrade or [])
         infos = (
             devcluster.lingjun()
             if topology is TopologyChoice.LINGJUN
@@ -87,10 +102,20 @@ def dev_cluster_up(
         )
         started = time.monotonic()
         ports = {"kube-apiserver": apiserver_port} if apiserver_port else None
-        plane = devcluster.up(nodes=infos, run_dir=run_dir, ports=ports, announce=True)
+        plane = devcluster.up(
+            nodes=infos,
+            run_dir=run_dir,
+            ports=ports,
+            real_nodes=real_nodes,
+            degrade=degraded,
+            announce=True,
+        )
     except (devcluster.ComponentError, ValueError) as error:
         _fail(error)
-    typer.echo(f"dev cluster up with {len(infos)} GPU nodes in {time.monotonic() - started:.1f} s")
+    real = f" and {real_nodes} real nodes" if real_nodes else ""
+    typer.echo(
+        f"dev cluster up with {len(infos)} GPU nodes{real} in {time.monotonic() - started:.1f} s"
+    )
     if operator:
         from netsched.devcluster import operator_process
 

@@ -15,14 +15,24 @@ them and stops every process that ``up`` started.
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 from kubernetes import client, config
 
 from netsched.api import GPU_RESOURCE
-from netsched.devcluster.binaries import COMPONENTS, binary_path, cache_root
+from netsched.devcluster import realnodes
+from netsched.devcluster.binaries import (
+    COMPONENTS,
+    REAL_NODE_COMPONENTS,
+    binary_path,
+    cache_root,
+    ensure_all,
+)
 from netsched.devcluster.controlplane import ControlPlane, describe, start_control_plane
+from netsched.devcluster.fabric import Fabric, prefix_for
 from netsched.devcluster.failures import ComponentError
 from netsched.devcluster.nodes import (
     create_nodes,
@@ -32,6 +42,7 @@ from netsched.devcluster.nodes import (
     list_fake_nodes,
     wait_ready,
 )
+from netsched.devcluster.processes import is_alive
 from netsched.domain.nodes import NodeInfo
 from netsched.domain.scheme import DEFAULT_SCHEME
 
@@ -84,9 +95,12 @@ def up(
     nodes: Sequence[NodeInfo],
     run_dir: Path | None = None,
     ports: dict[str, int] | None = None,
+    real_nodes: int = 0,
+    degrade: dict[int, str] | None = None,
     announce: bool = False,
 ) -> ControlPlane:
-    """Start the control plane (or reuse a healthy one in ``run_dir``) and add ``nodes``.
+    """Start the control plane (or reuse a healthy one in ``run_dir``) and add ``nodes``,
+    and ``real_nodes`` real kubelet nodes (see :mod:`netsched.devcluster.realnodes`).
 
     A leftover run directory of a dead cluster is stopped and cleared first.
 
@@ -111,11 +125,84 @@ def up(
         plane = start_control_plane(run_dir, ports=ports, announce=announce)
     try:
         add_nodes(plane, nodes)
+        if real_nodes and plane.real_prefix is None:
+            add_real_nodes(plane, real_nodes, degrade=degrade or {}, announce=announce)
     except BaseException:
         if started:
             plane.stop()
         raise
     return plane
+
+
+def real_node_labels(plan: Fabric) -> dict[str, dict[str, str]]:
+    """Tier labels of the real nodes: one spine of their own, a leaf per fabric leaf."""
+    core, spine, leaf = (level.label_key for level in DEFAULT_SCHEME.levels)
+    return {
+        node.name: {core: "core-0", spine: "spine-real", leaf: f"leaf-real-{node.leaf}"}
+        for node in plan.nodes
+    }
+
+
+def add_real_nodes(
+    plane: ControlPlane, count: int, *, degrade: dict[int, str], announce: bool = False
+) -> None:
+    """Start ``count`` real nodes in their fabric, wait until they are Ready with their GPUs,
+    and run the cluster DNS on them."""
+    bins = ensure_all(REAL_NODE_COMPONENTS, announce=announce)
+    plan = Fabric.plan(count, prefix=prefix_for(plane.run_dir), degraded=degrade)
+    plane.real_prefix = plan.prefix
+    plane.save()  # from now on `down` clears the fabric, whatever happens next
+    started = realnodes.start_nodes(
+        plan,
+        run_dir=plane.run_dir,
+        bins=bins,
+        kubeconfig=plane.kubeconfig,
+        apiserver_port=plane.ports["kube-apiserver"],
+        node_labels=real_node_labels(plan),
+        announce=announce,
+    )
+    plane.processes += started.processes
+    plane.save()
+    with api_client(plane.kubeconfig) as api:
+        realnodes.wait_ready_and_advertise(
+            client.CoreV1Api(api),
+            [node.name for node in plan.nodes],
+            timeout=realnodes.READY_TIMEOUT_SECONDS,
+        )
+    plane.processes += realnodes.start_policy_controllers(
+        started, bins=bins, kubeconfig=plane.kubeconfig
+    )
+    plane.save()
+    kubectl = str(kubectl_path())
+    manifests = "\n---\n".join(json.dumps(m) for m in realnodes.dns_manifests())
+    apply = [kubectl, "--kubeconfig", str(plane.kubeconfig), "apply", "-f", "-"]
+    subprocess.run(apply, input=manifests, text=True, check=True, capture_output=True)
+    wait = [
+        kubectl,
+        "--kubeconfig",
+        str(plane.kubeconfig),
+        "-n",
+        "kube-system",
+        "rollout",
+        "status",
+        "deployment/coredns",
+        f"--timeout={realnodes.READY_TIMEOUT_SECONDS:.0f}s",
+    ]
+    result = subprocess.run(wait, text=True, capture_output=True, check=False)
+    dead = [p.name for p in plane.processes if not is_alive(p.pid)]
+    if dead:
+        raise ComponentError(
+            component="real nodes",
+            what=f"{', '.join(dead)} exited while the real nodes came up",
+            remedy=f"read their logs in {plane.run_dir / 'logs'}",
+        )
+    if result.returncode != 0:
+        raise ComponentError(
+            component="cluster DNS",
+            what=f"CoreDNS did not become ready on the real nodes: {result.stderr.strip()}",
+            remedy="kubectl -n kube-system describe pod -l k8s-app=kube-dns; read the "
+            "kubelet-n<i> logs",
+        )
 
 
 def down(run_dir: Path | None = None) -> bool:

@@ -82,12 +82,15 @@ COMPONENTS: tuple[Component, ...] = (
 """The control plane and its fake nodes: built for every dev cluster."""
 
 REAL_NODE_COMPONENTS: tuple[Component, ...] = (
-    Component(
-        name="kubelet",
-        version=KUBERNETES_VERSION,
-        module_dir="kubernetes",
-        package="k8s.io/kubernetes/cmd/kubelet",
-        ldflags=_kubernetes_ldflags(KUBERNETES_VERSION),
+    *(
+        Component(
+            name=name,
+            version=KUBERNETES_VERSION,
+            module_dir="kubernetes",
+            package=f"k8s.io/kubernetes/cmd/{name}",
+            ldflags=_kubernetes_ldflags(KUBERNETES_VERSION),
+        )
+        for name in ("kubelet", "kube-proxy")
     ),
     Component(name="coredns", version=COREDNS_VERSION, module_dir="coredns", package="."),
     Component(
@@ -97,7 +100,8 @@ REAL_NODE_COMPONENTS: tuple[Component, ...] = (
         package="github.com/cloudnativelabs/kube-router/v2/cmd/kube-router",
     ),
 )
-"""What real nodes add (``dev-cluster up --real-nodes N``): built only when asked for."""
+"""What real nodes add (``dev-cluster up --real-nodes N``): built only when asked for.
+kube-proxy gives the pods ClusterIP Services: cluster DNS and the API server."""
 
 
 def hack_dir() -> Path:

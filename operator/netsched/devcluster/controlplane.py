@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from netsched.devcluster import binaries, kwok, pki
+from netsched.devcluster import binaries, fabric, kwok, pki, realnodes
 from netsched.devcluster.failures import ComponentError
 from netsched.devcluster.processes import (
     Running,
@@ -61,6 +61,8 @@ class ControlPlane:
     server: str
     ports: dict[str, int]
     processes: list[Running] = field(default_factory=list)
+    real_prefix: str | None = None
+    """The prefix of the real nodes' namespaces, cgroups and links, if it has real nodes."""
 
     @property
     def kubeconfig(self) -> Path:
@@ -84,6 +86,7 @@ class ControlPlane:
             "processes": [
                 {"name": p.name, "pid": p.pid, "log": str(p.log)} for p in self.processes
             ],
+            "real_prefix": self.real_prefix,
         }
         (self.run_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
 
@@ -98,7 +101,11 @@ class ControlPlane:
             Running(name=p["name"], pid=p["pid"], log=Path(p["log"])) for p in state["processes"]
         ]
         return cls(
-            run_dir=run_dir, server=state["server"], ports=state["ports"], processes=processes
+            run_dir=run_dir,
+            server=state["server"],
+            ports=state["ports"],
+            processes=processes,
+            real_prefix=state.get("real_prefix"),
         )
 
     def health(self) -> dict[str, bool]:
@@ -119,6 +126,8 @@ class ControlPlane:
         for running in reversed(self.processes):
             stop(running)
         self.processes.clear()
+        if self.real_prefix is not None:
+            realnodes.remove_leftovers(self.real_prefix, run_dir=self.run_dir)
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
@@ -222,6 +231,11 @@ def _component_arguments(
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--allow-privileged=true",
             "--profiling=false",
+            # Real nodes (dev-cluster up --real-nodes): the API server reaches kubelets at
+            # their fabric address (kubectl logs/exec), and pods reach it through the
+            # `kubernetes` Service at the host's fabric address, where a relay listens.
+            "--kubelet-preferred-address-types=InternalIP",
+            f"--advertise-address={fabric.HOST_ADDRESS}",
             "--max-requests-inflight=1000",
             "--max-mutating-requests-inflight=500",
         ],

@@ -1,0 +1,238 @@
+"""Container images for the real nodes, built here: there is no registry to pull from.
+
+Each image is one layer (a root filesystem) in an OCI image-layout archive, which
+``ctr images import`` loads into a node's containerd under a ``localhost/...:local``
+name; pods use ``imagePullPolicy: Never``. Archives are cached under
+``$NETSCHED_CACHE/images`` and rebuilt only when their recipe changes (a stamp of it
+sits beside each archive).
+
+- ``pause``: the sandbox's init process, a few lines of C compiled statically;
+- ``tools``: busybox (``nc``, ``nslookup``, ``sh``) for the tests that try connections;
+- ``coredns``: the cluster DNS, the CoreDNS built from ``hack/coredns`` and its Corefile.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from netsched.devcluster.binaries import cache_root
+from netsched.devcluster.failures import ComponentError, tail
+
+PAUSE = "localhost/pause:local"
+TOOLS = "localhost/netsched-tools:local"
+COREDNS = "localhost/coredns:local"
+COREFILE = """.:53 {
+    errors
+    health :8080
+    ready :8181
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 5
+    }
+    cache 5
+}
+"""
+BUSYBOX = Path("/bin/busybox")
+BUSYBOX_APPLETS = ("sh", "nc", "nslookup", "sleep", "cat", "echo", "hostname", "ip", "ls", "true")
+
+PAUSE_C = r"""
+/* The pod sandbox's first process: it holds the namespaces, reaps orphans, and ends on
+ * SIGINT or SIGTERM. Written for netsched's dev cluster. */
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void quit(int sig) { (void)sig; _exit(0); }
+static void reap(int sig) { (void)sig; while (waitpid(-1, NULL, WNOHANG) > 0) {} }
+
+int main(void) {
+    struct sigaction on_quit = {.sa_handler = quit}, on_child = {.sa_handler = reap};
+    sigaction(SIGINT, &on_quit, NULL);
+    sigaction(SIGTERM, &on_quit, NULL);
+    sigaction(SIGCHLD, &on_child, NULL);
+    for (;;) pause();
+}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An image recipe: its name, how to fill its root filesystem, what it runs."""
+
+    name: str
+    fill: Callable[[Path], None]
+    entrypoint: tuple[str, ...]
+    recipe: str
+    """Everything the root filesystem depends on, hashed into the cache stamp."""
+
+    @property
+    def archive(self) -> Path:
+        slug = self.name.split("/")[-1].replace(":", "-")
+        return cache_root() / "images" / f"{slug}.tar"
+
+
+def _fill_pause(root: Path) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        source = Path(scratch) / "pause.c"
+        source.write_text(PAUSE_C)
+        _run("gcc", "-static", "-Os", "-o", str(root / "pause"), str(source), what="pause")
+    _run("strip", str(root / "pause"), what="pause")
+
+
+def _fill_tools(root: Path) -> None:
+    if not BUSYBOX.is_file():
+        raise ComponentError(
+            component="image tools",
+            what=f"{BUSYBOX} is missing",
+            remedy="apt-get install busybox-static (make real-node-deps installs it)",
+        )
+    (root / "bin").mkdir()
+    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
+    for applet in BUSYBOX_APPLETS:
+        (root / "bin" / applet).symlink_to("busybox")
+    (root / "etc").mkdir()
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534::/:\n")
+    (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    (root / "tmp").mkdir(mode=0o1777)
+
+
+def _busybox_digest() -> str:
+    return hashlib.sha256(BUSYBOX.read_bytes()).hexdigest() if BUSYBOX.is_file() else "absent"
+
+
+def _coredns(binary: Path) -> Image:
+    def fill(root: Path) -> None:
+        shutil.copy2(binary, root / "coredns")
+        (root / "etc" / "coredns").mkdir(parents=True)
+        (root / "etc" / "coredns" / "Corefile").write_text(COREFILE)
+
+    digest = hashlib.sha256(binary.read_bytes()).hexdigest()
+    return Image(
+        COREDNS, fill, ("/coredns", "-conf", "/etc/coredns/Corefile"), recipe=COREFILE + digest
+    )
+
+
+def images(coredns: Path) -> tuple[Image, ...]:
+    """The images every real node gets; ``coredns`` is the CoreDNS binary to put in one."""
+    return (
+        Image(PAUSE, _fill_pause, ("/pause",), recipe=PAUSE_C),
+        Image(TOOLS, _fill_tools, ("/bin/sh",), recipe=f"{BUSYBOX_APPLETS} {_busybox_digest()}"),
+        _coredns(coredns),
+    )
+
+
+def _run(*command: str, what: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ComponentError(
+            component=f"image {what}",
+            what=f"`{' '.join(command)}` failed (exit {result.returncode})",
+            log_tail=tail(result.stderr or result.stdout),
+            remedy="real nodes need gcc and busybox-static (make real-node-deps installs them)",
+        )
+
+
+def _layer(root: Path) -> bytes:
+    """The root filesystem as an uncompressed tar, with fixed times and owners."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as layer:
+        for path in sorted(root.rglob("*")):
+            info = layer.gettarinfo(str(path), arcname=str(path.relative_to(root)))
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
+            if info.isfile():
+                with path.open("rb") as content:
+                    layer.addfile(info, content)
+            else:
+                layer.addfile(info)
+    return buffer.getvalue()
+
+
+def _blob(blobs: Path, content: bytes) -> dict[str, object]:
+    digest = hashlib.sha256(content).hexdigest()
+    (blobs / digest).write_bytes(content)
+    return {"digest": f"sha256:{digest}", "size": len(content)}
+
+
+def write_archive(image: Image, root: Path, archive: Path) -> None:
+    """An OCI image layout of one layer, as a tar that ``ctr images import`` reads."""
+    layer = _layer(root)
+    compressed = gzip.compress(layer, mtime=0)
+    with tempfile.TemporaryDirectory() as scratch:
+        layout = Path(scratch)
+        blobs = layout / "blobs" / "sha256"
+        blobs.mkdir(parents=True)
+        config = {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {
+                "Entrypoint": list(image.entrypoint),
+                "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            },
+            "rootfs": {
+                "type": "layers",
+                "diff_ids": [f"sha256:{hashlib.sha256(layer).hexdigest()}"],
+            },
+        }
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                **_blob(blobs, json.dumps(config).encode()),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    **_blob(blobs, compressed),
+                }
+            ],
+        }
+        index = {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    **_blob(blobs, json.dumps(manifest).encode()),
+                    "annotations": {"io.containerd.image.name": image.name},
+                }
+            ],
+        }
+        (layout / "index.json").write_text(json.dumps(index))
+        (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        partial = archive.with_name(f".{archive.name}.partial")
+        with tarfile.open(partial, "w") as out:
+            for path in sorted(layout.rglob("*")):
+                out.add(str(path), arcname=str(path.relative_to(layout)), recursive=False)
+        partial.replace(archive)
+
+
+def build(image: Image) -> Path:
+    """The image's archive, built unless the cached one has the same recipe."""
+    stamp = image.archive.with_name(f".{image.archive.name}.stamp")
+    digest = hashlib.sha256(image.recipe.encode()).hexdigest()
+    if image.archive.is_file() and stamp.is_file() and stamp.read_text() == digest:
+        return image.archive
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) / "rootfs"
+        root.mkdir()
+        image.fill(root)
+        write_archive(image, root, image.archive)
+    stamp.write_text(digest)
+    return image.archive
+
+
+def build_all(coredns: Path) -> dict[str, Path]:
+    return {image.name: build(image) for image in images(coredns)}

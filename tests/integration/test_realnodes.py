@@ -1,0 +1,209 @@
+"""Real pods on real kubelet nodes (``dev-cluster up --real-nodes``): traffic across the fabric,
+cluster DNS, ``kubectl logs``/``exec``, and each job's NetworkPolicy enforced on real traffic.
+
+The isolation test runs two TrainingJobs placed by the operator, a metrics scraper and an
+unrelated pod, every one a TCP server on port 8080 that answers with its hostname. Every
+pod then tries every other, and the matrix of connections that answered must equal the
+intended one, and the one the independent analyzer (network-config-analyzer) computes from
+the same objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from conftest import Cluster
+from integration.connectivity import ALL_CONNECTIONS, connectivity, only
+from netsched.devcluster.images import TOOLS
+from netsched.devcluster.realnodes import REAL_NODE_LABEL
+
+pytestmark = [pytest.mark.integration, pytest.mark.realnodes]
+
+PORT = 8080
+SERVE = ["nc", "-ll", "-p", str(PORT), "-e", "/bin/hostname"]
+"""Every pod's server: each connection is answered with the pod's hostname."""
+ON_REAL_NODES: dict[str, Any] = {
+    "nodeSelector": {REAL_NODE_LABEL: "true"},
+    "tolerations": [{"key": REAL_NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}],
+}
+MONITORING = "monitoring"
+
+
+def container(name: str, *, gpus: int = 0) -> dict[str, Any]:
+    limits = {"nvidia.com/gpu": gpus} if gpus else {}
+    return {
+        "name": name,
+        "image": TOOLS,
+        "imagePullPolicy": "Never",
+        "command": SERVE,
+        "resources": {"limits": limits},
+    }
+
+
+def pod(name: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {**ON_REAL_NODES, "containers": [container(name)]},
+    }
+
+
+def job(name: str, namespace: str, replicas: int, isolation: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "netsched.io/v1alpha1",
+        "kind": "TrainingJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "template": {"spec": {**ON_REAL_NODES, "containers": [container("worker", gpus=1)]}},
+            "communication": {"pattern": "DataParallel", "bytesPerStep": "1Mi"},
+            "isolation": isolation,
+        },
+    }
+
+
+def running_pods(cluster: Cluster, namespace: str, count: int) -> list[dict[str, Any]]:
+    def ready() -> list[dict[str, Any]] | None:
+        items = cluster.get("pods", "-n", namespace)["items"]
+        up = [p for p in items if (p.get("status") or {}).get("phase") == "Running"]
+        return up if len(up) == count and all(p["status"].get("podIP") for p in up) else None
+
+    found: list[dict[str, Any]] = cluster.wait_for(
+        ready, what=f"{count} running pods in {namespace}", timeout=120
+    )
+    return found
+
+
+def answers(cluster: Cluster, source: dict[str, Any], targets: list[dict[str, Any]]) -> set[str]:
+    """The targets (``namespace/name``) that answered ``source`` on TCP 8080."""
+    meta = source["metadata"]
+    script = "; ".join(
+        f"echo {t['metadata']['namespace']}/{t['metadata']['name']}=$(nc -w 2 "
+        f"{t['status']['podIP']} {PORT} </dev/null)"
+        for t in targets
+    )
+    out = cluster.kubectl("exec", "-n", meta["namespace"], meta["name"], "--", "sh", "-c", script)
+    reached = set()
+    for line in out.stdout.splitlines():
+        target, _, reply = line.partition("=")
+        if reply.strip() == target.split("/")[1]:  # the target's hostname is its pod name
+            reached.add(target)
+    return reached
+
+
+def key(item: dict[str, Any]) -> str:
+    return f"{item['metadata']['namespace']}/{item['metadata']['name']}"
+
+
+def test_real_pods_talk_across_leaves_resolve_names_and_show_logs(
+    real_nodes: Cluster, namespace: str
+) -> None:
+    cluster = real_nodes
+    nodes = [n["metadata"]["name"] for n in cluster.get("nodes", "-l", REAL_NODE_LABEL)["items"]]
+    for index, node in enumerate(nodes):
+        manifest = pod(f"p{index}", namespace, {"app": "p"})
+        manifest["spec"]["nodeName"] = node
+        cluster.apply(manifest)
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "peers", "namespace": namespace},
+        "spec": {"clusterIP": "None", "selector": {"app": "p"}, "ports": [{"port": PORT}]},
+    }
+    cluster.apply(service)
+    pods = running_pods(cluster, namespace, len(nodes))
+    assert {p["spec"]["nodeName"] for p in pods} == set(nodes)  # one on each leaf's nodes
+    for source in pods:
+        assert answers(cluster, source, [p for p in pods if p is not source]) == {
+            key(p) for p in pods if p is not source
+        }
+    first = pods[0]["metadata"]["name"]
+
+    def resolved() -> str | None:
+        out = cluster.kubectl(
+            "exec", "-n", namespace, first, "--", "nslookup",
+            f"peers.{namespace}.svc.cluster.local", check=False,
+        ).stdout  # fmt: skip
+        ips = {p["status"]["podIP"] for p in pods}
+        return out if all(ip in out for ip in ips) else None
+
+    cluster.wait_for(resolved, what="the headless Service to resolve to every pod", timeout=30)
+    logs = cluster.kubectl("logs", "-n", namespace, first).stdout
+    assert logs == ""  # nc prints nothing; the request itself reached the kubelet
+    hostname = cluster.kubectl("exec", "-n", namespace, first, "--", "hostname").stdout
+    assert hostname.strip() == first
+
+
+def test_each_job_reaches_its_own_pods_and_its_peers_only_on_real_traffic(
+    real_nodes: Cluster, operator: Any, namespaces: Callable[[], str]
+) -> None:
+    cluster = real_nodes
+    ns_a, ns_b, elsewhere = namespaces(), namespaces(), namespaces()
+    cluster.kubectl("create", "namespace", MONITORING, check=False)
+    scraped = {
+        "ingress": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING}},
+                "ports": [{"protocol": "TCP", "port": PORT}],
+            }
+        ]
+    }
+    cluster.apply(job("job-a", ns_a, 3, scraped))
+    cluster.apply(job("job-b", ns_b, 2, {}))
+    scraper = pod("prometheus", MONITORING, {"app.kubernetes.io/name": "prometheus"})
+    cluster.apply(scraper)
+    cluster.apply(pod("web", elsewhere, {"app": "web"}))
+    gang_a = running_pods(cluster, ns_a, 3)
+    gang_b = running_pods(cluster, ns_b, 2)
+    everyone = [
+        *gang_a,
+        *gang_b,
+        *running_pods(cluster, MONITORING, 1),
+        *running_pods(cluster, elsewhere, 1),
+    ]
+    web = everyone[-1]
+
+    def enforced() -> bool:  # kube-router applies a new policy within a few seconds
+        return key(gang_b[0]) not in answers(cluster, web, [gang_b[0]])
+
+    cluster.wait_for(enforced, what="kube-router to enforce job-b's NetworkPolicy", timeout=60)
+    observed = {
+        (key(source), target)
+        for source in everyone
+        for target in answers(cluster, source, [p for p in everyone if p is not source])
+    }
+
+    names = [key(p) for p in everyone]
+    a, b = names[:3], names[3:5]
+    prometheus, web_name = names[5], names[6]
+    intended = {(s, d) for gang in (a, b) for s in gang for d in gang if s != d}
+    intended |= {(prometheus, d) for d in a} | {(prometheus, web_name), (web_name, prometheus)}
+    assert observed == intended
+
+    # The analyzer, from the same objects as the API server holds them.
+    objects = [
+        *(cluster.get("namespace", n) for n in (ns_a, ns_b, elsewhere, MONITORING)),
+        *everyone,
+        *cluster.get("networkpolicies", "-n", ns_a)["items"],
+        *cluster.get("networkpolicies", "-n", ns_b)["items"],
+    ]
+    analyzed = {
+        (source, target)
+        for source, target, allowed in connectivity(objects)
+        if source in names
+        and target in names
+        and allowed in (ALL_CONNECTIONS, only("TCP", port=PORT))
+    }
+    assert analyzed == intended
+
+    cluster.kubectl("delete", "trainingjob", "job-b", "-n", ns_b)
+    cluster.wait_for(
+        lambda: not cluster.get("pods,networkpolicies", "-n", ns_b)["items"] or None,
+        what="job-b's pods and NetworkPolicy to go with it",
+        timeout=180,
+    )
+    assert cluster.get("trainingjob", "job-a", "-n", ns_a)["status"]["phase"] == "Running"
