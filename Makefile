@@ -8,7 +8,7 @@ NCA_VENV := .venv-nca
 NCA := $(NCA_VENV)/bin/nca
 export GOTOOLCHAIN ?= local
 
-.PHONY: demo test install nca lint doctest unit integration binaries crds bench bench-e2e down clean
+.PHONY: demo test install nca lint doctest unit integration binaries real-node-deps crds bench bench-e2e down clean
 
 $(BIN)/netsched: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,21 @@ $(NCA): hack/nca/requirements.txt
 
 nca: $(NCA) ## network-config-analyzer in a virtualenv of its own (its pins clash with netsched's)
 
-binaries: install ## build (once) the control-plane binaries into ~/.cache/netsched
-	$(NETSCHED) dev-cluster build
+binaries: install ## build (once) the control-plane and real-node binaries into ~/.cache/netsched
+	$(NETSCHED) dev-cluster build --real-nodes
+
+# What real nodes run that comes from Debian (docs/development.md); needs root and apt.
+REAL_NODE_PACKAGES := containerd runc containernetworking-plugins iptables ipset conntrack \
+	socat busybox-static gcc libc6-dev iproute2 util-linux
+real-node-deps: ## the Debian packages real nodes need (installed only if one is missing)
+	@missing=$$(for p in $(REAL_NODE_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing >/dev/null; \
+	fi
 
 DEV_KUBECONFIG := $(HOME)/.cache/netsched/dev-cluster/kubeconfig
 
@@ -55,10 +68,10 @@ doctest: install ## every example in the package's docstrings
 unit: install
 	$(BIN)/pytest tests/unit -q
 
-integration: binaries nca
+integration: binaries nca real-node-deps
 	$(BIN)/pytest tests/integration -q
 
-test: lint doctest binaries nca ## everything CI runs
+test: lint doctest binaries nca real-node-deps ## everything CI runs
 	$(BIN)/pytest tests -q
 
 crds: install ## regenerate crds/ from the pydantic models
