@@ -17,7 +17,7 @@ import pytest
 
 from conftest import Cluster
 from integration.connectivity import ALL_CONNECTIONS, connectivity, only
-from netsched.devcluster.images import TOOLS
+from netsched.devcluster.images import TOOLS, TRAINER
 from netsched.devcluster.realnodes import REAL_NODE_LABEL
 
 pytestmark = [pytest.mark.integration, pytest.mark.realnodes]
@@ -207,3 +207,75 @@ def test_each_job_reaches_its_own_pods_and_its_peers_only_on_real_traffic(
         timeout=180,
     )
     assert cluster.get("trainingjob", "job-a", "-n", ns_a)["status"]["phase"] == "Running"
+
+
+def trainer_job(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    """A 3-pod DataParallel job of the trainer image: one gloo all-reduce from netsched's env."""
+    worker = {
+        "name": "trainer",
+        "image": TRAINER,
+        "imagePullPolicy": "Never",
+        "env": [{"name": "TIMEOUT", "value": "30"}],
+        "resources": {"limits": {"nvidia.com/gpu": 1}},
+    }
+    return {
+        "apiVersion": "netsched.io/v1alpha1",
+        "kind": "TrainingJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": 3,
+            "template": {"spec": {**ON_REAL_NODES, "containers": [worker]}},
+            "communication": {"pattern": "DataParallel", "bytesPerStep": "4Ki"},
+            **spec,
+        },
+    }
+
+
+def phase(cluster: Cluster, name: str, namespace: str) -> str:
+    found = cluster.get("trainingjob", name, "-n", namespace)
+    return str((found.get("status") or {}).get("phase", ""))
+
+
+def test_a_gang_rendezvous_through_its_headless_service_and_all_reduces(
+    real_nodes: Cluster, operator: Any, namespace: str
+) -> None:
+    cluster = real_nodes
+    cluster.apply(trainer_job("ddp", namespace))
+    cluster.wait_for(
+        lambda: phase(cluster, "ddp", namespace) == "Succeeded" or None,
+        what="the all-reduce job to succeed",
+        timeout=240,
+    )
+    for rank in range(3):
+        log = cluster.kubectl("logs", "-n", namespace, f"ddp-{rank}").stdout
+        assert "rendezvous at ddp-0.ddp:" in log
+        assert f"rank {rank}: all-reduce sum 6, expected 6" in log
+
+
+def test_a_gang_that_cannot_reach_itself_fails_visibly(
+    real_nodes: Cluster, operator: Any, namespace: str
+) -> None:
+    cluster = real_nodes
+    deny_all = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "deny-all", "namespace": namespace},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+    }
+    cluster.apply(deny_all)  # and no policy of netsched's to let the gang in
+    cluster.apply(
+        trainer_job(
+            "cut",
+            namespace,
+            isolation={"networkPolicy": False},
+            runPolicy={"failurePolicy": "FailJob", "backoffLimit": 0},
+        )
+    )
+    cluster.wait_for(
+        lambda: phase(cluster, "cut", namespace) == "Failed" or None,
+        what="the job whose pods cannot meet to fail",
+        timeout=240,
+    )
+    found = cluster.get("trainingjob", "cut", "-n", namespace)
+    failed = next(c for c in found["status"]["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "PodFailed"

@@ -8,15 +8,17 @@ sits beside each archive).
 
 - ``pause``: the sandbox's init process, a few lines of C compiled statically;
 - ``tools``: busybox (``nc``, ``nslookup``, ``sh``) for the tests that try connections;
-- ``coredns``: the cluster DNS, the CoreDNS built from ``hack/coredns`` and its Corefile.
+- ``coredns``: the cluster DNS, the CoreDNS built from ``hack/coredns`` and its Corefile;
+- ``trainer``: Debian (made with mmdebstrap) with ``python3-torch`` (CPU, gloo) and
+  :data:`ALLREDUCE`, a training step's all-reduce from nothing but the environment netsched
+  gives a gang's pods.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -31,6 +33,30 @@ from netsched.devcluster.failures import ComponentError, tail
 PAUSE = "localhost/pause:local"
 TOOLS = "localhost/netsched-tools:local"
 COREDNS = "localhost/coredns:local"
+TRAINER = "localhost/netsched-trainer:local"
+TRAINER_PACKAGES = ("python3-torch",)
+DEBIAN_SUITE = "bookworm"
+HOST_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
+ALLREDUCE = """\
+# One all-reduce over gloo, from the environment netsched sets: MASTER_ADDR (rank 0 through
+# the job's headless Service), MASTER_PORT, WORLD_SIZE and RANK. Exits non-zero on failure.
+import datetime, os, sys
+import torch
+import torch.distributed as dist
+
+rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+print(f"rank {rank}/{world}: rendezvous at {os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}",
+      flush=True)
+dist.init_process_group("gloo", rank=rank, world_size=world,
+                        timeout=datetime.timedelta(seconds=int(os.environ.get("TIMEOUT", "60"))))
+tensor = torch.full((1024,), float(rank + 1))
+dist.all_reduce(tensor)
+expected = world * (world + 1) / 2
+ok = bool(torch.all(tensor == expected))
+print(f"rank {rank}: all-reduce sum {tensor[0].item():.0f}, expected {expected:.0f}", flush=True)
+dist.destroy_process_group()
+sys.exit(0 if ok else 1)
+"""
 COREFILE = """.:53 {
     errors
     health :8080
@@ -108,6 +134,17 @@ def _fill_tools(root: Path) -> None:
     (root / "tmp").mkdir(mode=0o1777)
 
 
+def _fill_trainer(root: Path) -> None:
+    sources = [str(HOST_SOURCES)] if HOST_SOURCES.is_file() else []
+    _run(
+        "mmdebstrap", "--variant=apt", "--quiet", f"--include={','.join(TRAINER_PACKAGES)}",
+        "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
+        DEBIAN_SUITE, str(root), *sources, what="trainer",
+    )  # fmt: skip
+    (root / "opt" / "netsched").mkdir(parents=True, exist_ok=True)
+    (root / "opt" / "netsched" / "allreduce.py").write_text(ALLREDUCE)
+
+
 def _busybox_digest() -> str:
     return hashlib.sha256(BUSYBOX.read_bytes()).hexdigest() if BUSYBOX.is_file() else "absent"
 
@@ -130,6 +167,12 @@ def images(coredns: Path) -> tuple[Image, ...]:
         Image(PAUSE, _fill_pause, ("/pause",), recipe=PAUSE_C),
         Image(TOOLS, _fill_tools, ("/bin/sh",), recipe=f"{BUSYBOX_APPLETS} {_busybox_digest()}"),
         _coredns(coredns),
+        Image(
+            TRAINER,
+            _fill_trainer,
+            ("python3", "/opt/netsched/allreduce.py"),
+            recipe=f"{DEBIAN_SUITE} {TRAINER_PACKAGES} {ALLREDUCE}",
+        ),
     )
 
 
@@ -144,19 +187,30 @@ def _run(*command: str, what: str) -> None:
         )
 
 
-def _layer(root: Path) -> bytes:
-    """The root filesystem as an uncompressed tar, with fixed times and owners."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as layer:
-        for path in sorted(root.rglob("*")):
-            info = layer.gettarinfo(str(path), arcname=str(path.relative_to(root)))
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
-            if info.isfile():
-                with path.open("rb") as content:
-                    layer.addfile(info, content)
-            else:
-                layer.addfile(info)
-    return buffer.getvalue()
+def _layer(root: Path, out: Path) -> str:
+    """Write the root filesystem as an uncompressed tar (fixed times; owners, modes, links
+    and device nodes as they are) to ``out``; returns its sha256."""
+    with tarfile.open(out, mode="w", format=tarfile.PAX_FORMAT) as layer:
+        for directory, subdirs, files in os.walk(root):  # never follows symlinks
+            subdirs.sort()
+            for name in sorted([*subdirs, *files]):
+                path = Path(directory) / name
+                info = layer.gettarinfo(str(path), arcname=str(path.relative_to(root)))
+                info.mtime = 0
+                if info.isfile():
+                    with path.open("rb") as content:
+                        layer.addfile(info, content)
+                else:
+                    layer.addfile(info)
+    return _sha256(out)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as content:
+        while chunk := content.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _blob(blobs: Path, content: bytes) -> dict[str, object]:
@@ -166,13 +220,15 @@ def _blob(blobs: Path, content: bytes) -> dict[str, object]:
 
 
 def write_archive(image: Image, root: Path, archive: Path) -> None:
-    """An OCI image layout of one layer, as a tar that ``ctr images import`` reads."""
-    layer = _layer(root)
-    compressed = gzip.compress(layer, mtime=0)
-    with tempfile.TemporaryDirectory() as scratch:
+    """An OCI image layout of one uncompressed layer, as a tar ``ctr images import`` reads."""
+    with tempfile.TemporaryDirectory(dir=archive.parent) as scratch:
         layout = Path(scratch)
         blobs = layout / "blobs" / "sha256"
         blobs.mkdir(parents=True)
+        unnamed = layout / "layer.tar"
+        digest = _layer(root, unnamed)
+        size = unnamed.stat().st_size
+        unnamed.rename(blobs / digest)
         config = {
             "architecture": "amd64",
             "os": "linux",
@@ -180,10 +236,7 @@ def write_archive(image: Image, root: Path, archive: Path) -> None:
                 "Entrypoint": list(image.entrypoint),
                 "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
             },
-            "rootfs": {
-                "type": "layers",
-                "diff_ids": [f"sha256:{hashlib.sha256(layer).hexdigest()}"],
-            },
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{digest}"]},
         }
         manifest = {
             "schemaVersion": 2,
@@ -194,8 +247,9 @@ def write_archive(image: Image, root: Path, archive: Path) -> None:
             },
             "layers": [
                 {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    **_blob(blobs, compressed),
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": f"sha256:{digest}",
+                    "size": size,
                 }
             ],
         }
@@ -211,7 +265,6 @@ def write_archive(image: Image, root: Path, archive: Path) -> None:
         }
         (layout / "index.json").write_text(json.dumps(index))
         (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
-        archive.parent.mkdir(parents=True, exist_ok=True)
         partial = archive.with_name(f".{archive.name}.partial")
         with tarfile.open(partial, "w") as out:
             for path in sorted(layout.rglob("*")):
@@ -225,7 +278,8 @@ def build(image: Image) -> Path:
     digest = hashlib.sha256(image.recipe.encode()).hexdigest()
     if image.archive.is_file() and stamp.is_file() and stamp.read_text() == digest:
         return image.archive
-    with tempfile.TemporaryDirectory() as scratch:
+    image.archive.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=image.archive.parent) as scratch:
         root = Path(scratch) / "rootfs"
         root.mkdir()
         image.fill(root)

@@ -62,6 +62,7 @@ NEEDED = {
     "ipset": "ipset",
     "conntrack": "conntrack",
     "gcc": "gcc",
+    "mmdebstrap": "mmdebstrap",
     "tc": "iproute2",
 }
 
