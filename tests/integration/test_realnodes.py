@@ -19,6 +19,7 @@ from conftest import Cluster
 from integration.connectivity import ALL_CONNECTIONS, connectivity, only
 from netsched.devcluster.images import TOOLS, TRAINER
 from netsched.devcluster.realnodes import REAL_NODE_LABEL
+from netsched.domain.manifests import RESTARTS_ANNOTATION
 
 pytestmark = [pytest.mark.integration, pytest.mark.realnodes]
 
@@ -279,3 +280,37 @@ def test_a_gang_that_cannot_reach_itself_fails_visibly(
     found = cluster.get("trainingjob", "cut", "-n", namespace)
     failed = next(c for c in found["status"]["conditions"] if c["type"] == "Failed")
     assert failed["reason"] == "PodFailed"
+
+
+def test_a_rank_that_exits_non_zero_restarts_the_gang_on_real_nodes(
+    real_nodes: Cluster, operator: Any, namespace: str
+) -> None:
+    cluster = real_nodes
+    manifest = job("flaky", namespace, 3, {})
+    worker = manifest["spec"]["template"]["spec"]["containers"][0]
+    # The gang's first run: rank 1 exits 1 after a moment, as a crashing trainer would.
+    worker["env"] = [
+        {
+            "name": "RESTARTS",
+            "valueFrom": {
+                "fieldRef": {"fieldPath": f"metadata.annotations['{RESTARTS_ANNOTATION}']"}
+            },
+        }
+    ]
+    crash_once = 'if [ "$RESTARTS" = 0 ] && [ "$RANK" = 1 ]; then sleep 3; exit 1; fi'
+    worker["command"] = ["sh", "-c", f"{crash_once}; exec {' '.join(SERVE)}"]
+    cluster.apply(manifest)
+
+    def restarted() -> dict[str, Any] | None:
+        found = cluster.get("trainingjob", "flaky", "-n", namespace)
+        status = found.get("status") or {}
+        return found if status.get("restarts") == 1 and status.get("phase") == "Running" else None
+
+    found = cluster.wait_for(restarted, what="the gang to restart once and run", timeout=180)
+    running = [c for c in found["status"]["conditions"] if c["type"] == "Running"]
+    assert running and running[0]["status"] == "True"
+    pods = running_pods(cluster, namespace, 3)
+    assert {p["metadata"]["annotations"][RESTARTS_ANNOTATION] for p in pods} == {"1"}
+    assert all(p["spec"]["nodeName"].startswith("real-") for p in pods)
+    events = cluster.get("events", "-n", namespace, "--field-selector", "involvedObject.name=flaky")
+    assert any(e["reason"] == "PodFailed" for e in events["items"])
