@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from netsched.controller.cache import Cache, gang_row, node_row, pod_row
+from netsched.controller.handlers import INDEXES
 
 NS, JOB = "ml", "llm"
 
@@ -38,18 +39,7 @@ class Indexes(dict[str, dict[Any, list[Any]]]):
     """kopf's indexes as plain dicts: index name -> key -> the rows of that key."""
 
     def __init__(self) -> None:
-        super().__init__(
-            (name, {})
-            for name in (
-                "node_index",
-                "pod_index",
-                "gang_index",
-                "job_index",
-                "topology_index",
-                "measurement_index",
-                "priority_index",
-            )
-        )
+        super().__init__((name, {}) for name in INDEXES)
         for name in ("n1", "n2"):
             self.add("node_index", node_row(node(name)))
 

@@ -60,8 +60,9 @@ class Component:
         return hack_dir() / self.module_dir
 
 
-COMPONENTS: tuple[Component, ...] = (
-    *(
+def _kubernetes(*names: str) -> tuple[Component, ...]:
+    """Commands of the Kubernetes wrapper module (``hack/kubernetes``), version-stamped."""
+    return tuple(
         Component(
             name=name,
             version=KUBERNETES_VERSION,
@@ -69,8 +70,12 @@ COMPONENTS: tuple[Component, ...] = (
             package=f"k8s.io/kubernetes/cmd/{name}",
             ldflags=_kubernetes_ldflags(KUBERNETES_VERSION),
         )
-        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
-    ),
+        for name in names
+    )
+
+
+COMPONENTS: tuple[Component, ...] = (
+    *_kubernetes("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"),
     Component(
         name="kwok",
         version=KWOK_VERSION,
@@ -82,16 +87,7 @@ COMPONENTS: tuple[Component, ...] = (
 """The control plane and its fake nodes: built for every dev cluster."""
 
 REAL_NODE_COMPONENTS: tuple[Component, ...] = (
-    *(
-        Component(
-            name=name,
-            version=KUBERNETES_VERSION,
-            module_dir="kubernetes",
-            package=f"k8s.io/kubernetes/cmd/{name}",
-            ldflags=_kubernetes_ldflags(KUBERNETES_VERSION),
-        )
-        for name in ("kubelet", "kube-proxy")
-    ),
+    *_kubernetes("kubelet", "kube-proxy"),
     Component(name="coredns", version=COREDNS_VERSION, module_dir="coredns", package="."),
     Component(
         name="kube-router",
