@@ -41,7 +41,7 @@ import yaml
 from netsched.devcluster import fabric, images
 from netsched.devcluster.fabric import Fabric, Node
 from netsched.devcluster.failures import ComponentError
-from netsched.devcluster.processes import Running, is_alive, start, stop, wait_until
+from netsched.devcluster.processes import Running, start, wait_until
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 SOCKET_ROOT = Path("/run/netsched")
@@ -488,16 +488,10 @@ def _shims(prefix: str) -> list[int]:
     return pids
 
 
-def teardown(prefix: str, run_dir: Path, processes: list[Running]) -> None:
-    """Stop the real nodes' processes, then remove containers, mounts, cgroups and fabric."""
-    for running in reversed(processes):
-        stop(running)
-    remove_leftovers(prefix, run_dir=run_dir)
-
-
 def remove_leftovers(prefix: str, *, run_dir: Path | None = None) -> None:
-    """Whatever a real-node cluster with ``prefix`` left (after a SIGKILL, say): processes,
-    container cgroups, mounts, network namespaces, the host link, sockets."""
+    """Remove what the real nodes of a cluster with ``prefix`` leave once their processes are
+    stopped (by ``down``), or after a SIGKILL: containers and shims, their cgroups, mounts,
+    network namespaces, the host's fabric link, sockets."""
     for pid in _shims(prefix):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -510,10 +504,6 @@ def remove_leftovers(prefix: str, *, run_dir: Path | None = None) -> None:
             subprocess.run(["umount", "-l", target], capture_output=True, check=False)
     fabric.remove(prefix)
     shutil.rmtree(SOCKET_ROOT / prefix, ignore_errors=True)
-
-
-def alive(processes: list[Running]) -> bool:
-    return all(is_alive(p.pid) for p in processes)
 
 
 # --- the cluster side: GPUs, readiness, DNS -------------------------------------------------
