@@ -11,7 +11,9 @@ sits beside each archive).
 - ``coredns``: the cluster DNS, the CoreDNS built from ``hack/coredns`` and its Corefile;
 - ``trainer``: Debian (made with mmdebstrap) with ``python3-torch`` (CPU, gloo) and
   :data:`ALLREDUCE`, a training step's all-reduce from nothing but the environment netsched
-  gives a gang's pods.
+  gives a gang's pods;
+- ``netsched``: Debian with netsched's wheel and its dependencies in a virtualenv
+  (``/opt/netsched``), so the operator and the probe agent run as real pods.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -37,6 +40,10 @@ TRAINER = "localhost/netsched-trainer:local"
 TRAINER_PACKAGES = ("python3-torch",)
 DEBIAN_SUITE = "bookworm"
 HOST_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
+NETSCHED = "localhost/netsched:local"
+NETSCHED_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+SOURCE = Path(__file__).resolve().parents[3]
+"""The checkout the netsched image is built from (its wheel, made here)."""
 ALLREDUCE = """\
 # One all-reduce over gloo, from the environment netsched sets: MASTER_ADDR (rank 0 through
 # the job's headless Service), MASTER_PORT, WORLD_SIZE and RANK. Exits non-zero on failure.
@@ -135,14 +142,48 @@ def _fill_tools(root: Path) -> None:
 
 
 def _fill_trainer(root: Path) -> None:
-    sources = [str(HOST_SOURCES)] if HOST_SOURCES.is_file() else []
-    _run(
-        "mmdebstrap", "--variant=apt", "--quiet", f"--include={','.join(TRAINER_PACKAGES)}",
-        "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
-        DEBIAN_SUITE, str(root), *sources, what="trainer",
-    )  # fmt: skip
+    _debian(root, TRAINER_PACKAGES, what="trainer")
     (root / "opt" / "netsched").mkdir(parents=True, exist_ok=True)
     (root / "opt" / "netsched" / "allreduce.py").write_text(ALLREDUCE)
+
+
+def _debian(root: Path, packages: tuple[str, ...], *hooks: str, what: str) -> None:
+    """A Debian root filesystem with ``packages`` (mmdebstrap), then ``hooks`` run on it."""
+    sources = [str(HOST_SOURCES)] if HOST_SOURCES.is_file() else []
+    _run(
+        "mmdebstrap", "--variant=apt", "--quiet", f"--include={','.join(packages)}",
+        "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
+        *(f"--customize-hook={hook}" for hook in hooks),
+        DEBIAN_SUITE, str(root), *sources, what=what,
+    )  # fmt: skip
+
+
+def _fill_netsched(root: Path) -> None:
+    """The wheel and every dependency are made here (``pip wheel``, this Python's minor
+    version is Debian's) and installed in the image without a network."""
+    with tempfile.TemporaryDirectory() as wheels:
+        _run(
+            sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", wheels, str(SOURCE),
+            what="netsched",
+        )  # fmt: skip
+        _debian(
+            root,
+            NETSCHED_PACKAGES,
+            f'mkdir -p "$1/tmp/wheels" && cp {wheels}/*.whl "$1/tmp/wheels/"',
+            'chroot "$1" python3 -m venv /opt/netsched',
+            'chroot "$1" /opt/netsched/bin/pip install --quiet --no-index '
+            "--find-links /tmp/wheels netsched",
+            'rm -rf "$1/tmp/wheels"',
+            what="netsched",
+        )
+
+
+def _source_digest() -> str:
+    """The netsched package as the image would hold it: its sources and pyproject.toml."""
+    digest = hashlib.sha256((SOURCE / "pyproject.toml").read_bytes())
+    for path in sorted((SOURCE / "operator" / "netsched").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _busybox_digest() -> str:
@@ -172,6 +213,12 @@ def images(coredns: Path) -> tuple[Image, ...]:
             _fill_trainer,
             ("python3", "/opt/netsched/allreduce.py"),
             recipe=f"{DEBIAN_SUITE} {TRAINER_PACKAGES} {ALLREDUCE}",
+        ),
+        Image(
+            NETSCHED,
+            _fill_netsched,
+            ("/opt/netsched/bin/netsched",),
+            recipe=f"{DEBIAN_SUITE} {NETSCHED_PACKAGES} {_source_digest()}",
         ),
     )
 
