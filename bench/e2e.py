@@ -230,7 +230,7 @@ def scale(
         idle = start_operator(operator, log)
         try:
             batch = run_netsched(api, gangs, namespace, threads=args.threads)
-            time.sleep(2.0)
+            time.sleep(2.0)  # the last binds' events reach the operator before it is read
             loaded = operator.scrape()
             peak = operator.peak_rss_bytes()
         finally:

@@ -230,17 +230,15 @@ def explain_command(
     kubeconfig: KubeconfigOption = None,
 ) -> None:
     """Where each rank went and why, against the best labels-only placement; or why it waits."""
-    from kubernetes.client.exceptions import ApiException
-
     from netsched import explain
-    from netsched.controller.kube import connect
+    from netsched.controller.kube import HTTPError, connect
 
     try:
         with connect(kubeconfig) as api:
             typer.echo(
                 explain.explain(explain.Reader(api), namespace=namespace, name=job), nl=False
             )
-    except ApiException as error:
+    except HTTPError as error:
         if error.status == 404:
             _fail(LookupError(f"TrainingJob {namespace}/{job} not found (kubectl get tj -A)"))
         raise

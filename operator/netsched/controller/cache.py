@@ -139,7 +139,6 @@ def _key(body: Mapping[str, Any]) -> str:
 class Written:
     """A gang pod as the worker last wrote it (or is writing it), until the index shows it."""
 
-    job: tuple[str, str]
     pod: GangPod
     gpus: int
     at: float
@@ -219,7 +218,7 @@ class Cache:
     def created(self, manifest: Mapping[str, Any], gpus: int) -> None:
         """Remember that the gated gang pod ``manifest`` was created just now."""
         for job, pod in gang_row(manifest).items():
-            self._pods.setdefault(job, {})[pod.name] = Written(job, pod, gpus, time.monotonic())
+            self._pods.setdefault(job, {})[pod.name] = Written(pod, gpus, time.monotonic())
 
     def pinned(self, namespace: str, job: str, pins: Iterable[tuple[str, str]], gpus: int) -> None:
         """Remember that the job's pods are pinned (pod name, node), from now on."""
@@ -228,7 +227,7 @@ class Cache:
         for name, node in pins:
             pod = current.get(name) or GangPod(name=name, rank=-1, restart=-1, phase="Pending")
             pod = dataclasses.replace(pod, pinned=node, gated=False)
-            writes[name] = Written((namespace, job), pod, gpus, time.monotonic())
+            writes[name] = Written(pod, gpus, time.monotonic())
 
     def unwritten(self, namespace: str, job: str, names: Iterable[str]) -> None:
         """Forget the worker's writes of these pods of ``job`` (a pin that failed, pods

@@ -25,7 +25,6 @@ from typing import Any, cast
 
 import aiohttp
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 from netsched.api import GROUP, VERSION, TrainingJob
 
@@ -59,6 +58,23 @@ def connect(kubeconfig: Path | None = None) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
+class HTTPError(Exception):
+    """The API server answered with an error status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+def _checked(method: str, status: int, payload: bytes | None) -> dict[str, Any]:
+    """The response's JSON, or the error its status means (see :func:`request`)."""
+    if status in (400, 403, 422) and method == "POST":
+        raise Rejected(_message(payload))
+    if status >= 400:
+        raise HTTPError(status, _message(payload))
+    return cast(dict[str, Any], json.loads(payload or b"{}"))
+
+
 def request(
     api: client.ApiClient,
     method: str,
@@ -71,7 +87,7 @@ def request(
 
     Raises:
         Rejected: a create (POST) refused as invalid or forbidden.
-        ApiException: any other error status.
+        HTTPError: any other error status.
     """
     headers = {"Accept": "application/json", "Content-Type": content_type}
     serialized = api.param_serialize(
@@ -83,19 +99,7 @@ def request(
     )
     response = api.call_api(*serialized)
     response.read()  # type: ignore[no-untyped-call]
-    if response.status in (400, 403, 422) and method == "POST":
-        raise Rejected(_message(response.data))
-    if response.status >= 400:
-        raise ApiException(status=response.status, reason=response.reason, body=response.data)
-    return cast(dict[str, Any], json.loads(response.data or b"{}"))
-
-
-class HTTPError(Exception):
-    """The API server answered with an error status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
+    return _checked(method, response.status, response.data)
 
 
 class Kube:
@@ -149,13 +153,7 @@ class Kube:
         data = None if body is None else json.dumps(body)
         url = self._configuration.host + path
         async with session.request(method, url, data=data, headers=headers) as response:
-            payload = await response.read()
-            status = response.status
-        if status in (400, 403, 422) and method == "POST":
-            raise Rejected(_message(payload))
-        if status >= 400:
-            raise HTTPError(status, _message(payload))
-        return cast(dict[str, Any], json.loads(payload or b"{}"))
+            return _checked(method, response.status, await response.read())
 
     async def create(self, manifest: Mapping[str, Any]) -> bool:
         """Create a Pod, Service or NetworkPolicy; False when it already exists."""

@@ -31,7 +31,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,7 +257,7 @@ def kill_cgroups(name: str) -> None:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        time.sleep(0.2)
+        time.sleep(0.2)  # SIGKILLed processes leave their cgroup a moment later
     for group in _groups(name):
         with contextlib.suppress(OSError):
             group.rmdir()
@@ -268,10 +268,6 @@ def kill_cgroups(name: str) -> None:
 
 def _in(node: Node, *argv: str) -> list[str]:
     return ["nsenter", f"--net=/run/netns/{node.netns}", *argv]
-
-
-def _socket_ready(path: Path) -> bool:
-    return path.is_socket()
 
 
 @dataclass
@@ -322,7 +318,7 @@ def start_nodes(
     )
     wait_until(
         relay,
-        lambda: _socket_ready(api_socket),
+        api_socket.is_socket,
         timeout=10,
         what="its socket",
         remedy="read the api-relay log",
@@ -359,7 +355,7 @@ def start_nodes(
 
 def _start_node(
     paths: Paths,
-    launch: Any,
+    launch: Callable[[str, list[str]], Running],
     *,
     bins: dict[str, Path],
     kubeconfig: Path,
@@ -391,7 +387,7 @@ def _start_node(
     )
     wait_until(
         containerd,
-        lambda: _socket_ready(paths.containerd_socket),
+        paths.containerd_socket.is_socket,
         timeout=60,
         what=f"its socket {paths.containerd_socket}",
         remedy="read the containerd log",
@@ -532,7 +528,7 @@ def wait_ready_and_advertise(core: Any, names: list[str], *, timeout: float) -> 
                         name, {"status": {"capacity": gpus, "allocatable": gpus}}
                     )
                     pending.discard(name)
-        time.sleep(1.0)
+        time.sleep(1.0)  # a kubelet registers and turns Ready within seconds: poll gently
     if pending:
         raise ComponentError(
             component="real nodes",
