@@ -30,7 +30,7 @@ binaries: install ## build (once) the control-plane and real-node binaries into 
 
 # What real nodes run that comes from Debian (docs/development.md); needs root and apt.
 REAL_NODE_PACKAGES := containerd runc containernetworking-plugins iptables ipset conntrack \
-	socat busybox-static gcc libc6-dev iproute2 util-linux mmdebstrap
+	socat busybox-static gcc libc6-dev iproute2 util-linux mmdebstrap iperf3
 real-node-deps: ## the Debian packages real nodes need (installed only if one is missing)
 	@missing=$$(for p in $(REAL_NODE_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \

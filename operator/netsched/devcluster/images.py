@@ -7,7 +7,8 @@ name; pods use ``imagePullPolicy: Never``. Archives are cached under
 sits beside each archive).
 
 - ``pause``: the sandbox's init process, a few lines of C compiled statically;
-- ``tools``: busybox (``nc``, ``nslookup``, ``sh``) for the tests that try connections;
+- ``tools``: busybox (``nc``, ``nslookup``, ``sh``) for the tests that try connections, and
+  Debian's ``iperf3`` with the shared libraries it links (read from ``ldd``);
 - ``coredns``: the cluster DNS, the CoreDNS built from ``hack/coredns`` and its Corefile;
 - ``trainer``: Debian (made with mmdebstrap) with ``python3-torch`` (CPU, gloo) and
   :data:`ALLREDUCE`, a training step's all-reduce from nothing but the environment netsched
@@ -41,7 +42,8 @@ TRAINER_PACKAGES = ("python3-torch",)
 DEBIAN_SUITE = "bookworm"
 HOST_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 NETSCHED = "localhost/netsched:local"
-NETSCHED_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+NETSCHED_PACKAGES = ("python3", "python3-venv", "ca-certificates", "iperf3")
+"""``iperf3`` is the probe agent's tool (``netsched probe-agent``)."""
 SOURCE = Path(__file__).resolve().parents[3]
 """The checkout the netsched image is built from (its wheel, made here)."""
 ALLREDUCE = """\
@@ -78,6 +80,7 @@ COREFILE = """.:53 {
 """
 BUSYBOX = Path("/bin/busybox")
 BUSYBOX_APPLETS = ("sh", "nc", "nslookup", "sleep", "cat", "echo", "hostname", "ip", "ls", "true")
+IPERF3 = Path("/usr/bin/iperf3")
 
 PAUSE_C = r"""
 /* The pod sandbox's first process: it holds the namespaces, reaps orphans, and ends on
@@ -135,10 +138,36 @@ def _fill_tools(root: Path) -> None:
     shutil.copy2(BUSYBOX, root / "bin" / "busybox")
     for applet in BUSYBOX_APPLETS:
         (root / "bin" / applet).symlink_to("busybox")
+    _copy_linked(IPERF3, root, remedy="apt-get install iperf3 (make real-node-deps installs it)")
     (root / "etc").mkdir()
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534::/:\n")
     (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
     (root / "tmp").mkdir(mode=0o1777)
+
+
+def _copy_linked(binary: Path, root: Path, *, remedy: str) -> None:
+    """Copy a dynamically linked host binary into ``root`` at its own path, with every
+    shared library ``ldd`` says it loads (the dynamic loader included)."""
+    if not binary.is_file():
+        raise ComponentError(component="image tools", what=f"{binary} is missing", remedy=remedy)
+    result = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
+    libraries = [
+        Path(word)
+        for line in result.stdout.splitlines()
+        for word in line.split()
+        if word.startswith("/")
+    ]
+    if result.returncode != 0 or not libraries:
+        raise ComponentError(
+            component="image tools",
+            what=f"`ldd {binary}` found no libraries (exit {result.returncode})",
+            log_tail=tail(result.stderr or result.stdout),
+            remedy=remedy,
+        )
+    for path in (binary, *libraries):
+        target = root / path.relative_to("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path.resolve(), target)
 
 
 def _fill_trainer(root: Path) -> None:
@@ -186,8 +215,11 @@ def _source_digest() -> str:
     return digest.hexdigest()
 
 
-def _busybox_digest() -> str:
-    return hashlib.sha256(BUSYBOX.read_bytes()).hexdigest() if BUSYBOX.is_file() else "absent"
+def _tools_digest() -> str:
+    digest = hashlib.sha256(str(BUSYBOX_APPLETS).encode())
+    for binary in (BUSYBOX, IPERF3):
+        digest.update(binary.read_bytes() if binary.is_file() else b"absent")
+    return digest.hexdigest()
 
 
 def _coredns(binary: Path) -> Image:
@@ -206,7 +238,7 @@ def images(coredns: Path) -> tuple[Image, ...]:
     """The images every real node gets; ``coredns`` is the CoreDNS binary to put in one."""
     return (
         Image(PAUSE, _fill_pause, ("/pause",), recipe=PAUSE_C),
-        Image(TOOLS, _fill_tools, ("/bin/sh",), recipe=f"{BUSYBOX_APPLETS} {_busybox_digest()}"),
+        Image(TOOLS, _fill_tools, ("/bin/sh",), recipe=_tools_digest()),
         _coredns(coredns),
         Image(
             TRAINER,
