@@ -21,18 +21,19 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
+from netsched.domain.bandwidth import BandwidthEstimate
 from netsched.domain.fabric import LinkSample
 from netsched.domain.scheme import DEFAULT_SCHEME, Level, TopologyScheme
 from netsched.domain.topology import ClusterSnapshot, build_snapshot
 from netsched.domain.topology_sources import fat_tree, load_lingjun
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
-TTL = timedelta(minutes=10)
 LINGJUN_CSV = Path(__file__).resolve().parents[2] / "shared/data/lingjun-2023/topo.csv"
 DEGRADED_FRACTION = 0.25
 PROBE_PARTNERS = 3
@@ -62,7 +63,7 @@ class Cluster:
 
 def lingjun() -> Cluster:
     nodes = load_lingjun(LINGJUN_CSV)
-    snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME, now=NOW, measurement_ttl=TTL)
+    snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME)
     return Cluster("lingjun", snap, "847 real hosts, 3 spines, 119 leaves, default bandwidths")
 
 
@@ -70,7 +71,7 @@ def superpod() -> Cluster:
     nodes = fat_tree(
         cores=1, spines_per_core=4, leaves_per_spine=4, hosts_per_leaf=8, scheme=SUPERPOD_SCHEME
     )
-    snap = build_snapshot(nodes=nodes, scheme=SUPERPOD_SCHEME, now=NOW, measurement_ttl=TTL)
+    snap = build_snapshot(nodes=nodes, scheme=SUPERPOD_SCHEME)
     return Cluster("superpod", snap, "4 SUs x 32 nodes x 8 GPUs, rails collapsed, 1:1")
 
 
@@ -78,7 +79,7 @@ def fattree(nodes: int) -> Cluster:
     spines = max(1, nodes // (64 * 8))
     leaves = min(64, nodes // 8)
     built = fat_tree(cores=1, spines_per_core=spines, leaves_per_spine=leaves, hosts_per_leaf=8)
-    snap = build_snapshot(nodes=built, scheme=DEFAULT_SCHEME, now=NOW, measurement_ttl=TTL)
+    snap = build_snapshot(nodes=built, scheme=DEFAULT_SCHEME)
     return Cluster(f"fattree-{nodes}", snap, f"{spines} spines x {leaves} leaves x 8 hosts")
 
 
@@ -88,13 +89,28 @@ def degraded(base: Callable[[], Cluster] = lingjun) -> Cluster:
     spine = min(snap.tier_domains(2), key=lambda d: (snap.free[d], d))
     samples = degraded_samples(snap, spine=spine)
     nodes = list(snap.nodes)
-    rebuilt = build_snapshot(
-        nodes=nodes, scheme=snap.scheme, measurements=samples, now=NOW, measurement_ttl=TTL
-    )
+    rebuilt = build_snapshot(nodes=nodes, scheme=snap.scheme, bandwidth=measured(snap, samples))
     spine_id = snap.domains[spine].id
     slow = sum(1 for d in rebuilt.tier_domains(1) if (rebuilt.domains[d].uplink_gbps or 0) < 1600)
     note = f"{slow} leaf uplinks of spine {spine_id} measured at 25 % ({len(samples)} samples)"
     return Cluster(f"{healthy.name}-degraded", rebuilt, note)
+
+
+def measured(snap: ClusterSnapshot, samples: list[LinkSample]) -> BandwidthEstimate:
+    """The replays' model of what the probes measured: each leaf uplink at the median of
+    the samples crossing it (what netsched's estimator did until December 2026; the
+    replays keep it so that their figures stay comparable)."""
+    values: dict[str, list[float]] = {}
+    for sample in samples:
+        for node in (sample.source, sample.target):
+            leaf = snap.domains[snap.ancestors(snap.host_index(node))[1]].id
+            values.setdefault(leaf, []).append(sample.gbps)
+    return BandwidthEstimate.of(
+        {leaf: statistics.median(gbps) for leaf, gbps in values.items()},
+        snap.fabric,
+        at=NOW,
+        degraded_fraction=1.0,
+    )
 
 
 def degraded_samples(snap: ClusterSnapshot, *, spine: int) -> list[LinkSample]:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import clusters
 import workloads
+from netsched.domain.bandwidth import BandwidthEstimate
 from netsched.domain.capacity import count_capacity
 from netsched.domain.cost import Cost
 from netsched.domain.demand import Demand, Pattern
-from netsched.domain.fabric import LinkSample
 from netsched.domain.placement import Outcome, Placement, place
 from netsched.domain.scheme import DEFAULT_SCHEME
 from netsched.domain.topology import ClusterSnapshot, build_snapshot
@@ -325,23 +325,16 @@ def random_instance(
     spines, leaves, hosts = rng.randint(1, 2), rng.randint(1, 4), rng.randint(2, 4)
     nodes = fat_tree(cores=1, spines_per_core=spines, leaves_per_spine=leaves, hosts_per_leaf=hosts)
     used = {n.name: rng.choice((0, 0, 0, 2, 4, 6, 8)) for n in nodes}
-    samples = []
-    for n in nodes:  # a sample between two hosts of one leaf sets that leaf's uplink alone
+    measured: dict[str, float] = {}  # domain id -> measured Gbps
+    for n in nodes:  # some leaves (through their first host) and some hosts measured slower
         if n.name.endswith("-h0") and rng.random() < 0.4:
-            peer = n.name[:-1] + "1"
-            gbps = DEFAULT_SCHEME.levels[2].uplink_gbps * rng.uniform(0.1, 1.0)
-            samples.append(LinkSample(n.name, peer, "leaf", gbps, clusters.NOW))
+            leaf = "/".join(n.labels[level.label_key] for level in DEFAULT_SCHEME.levels)
+            measured[leaf] = DEFAULT_SCHEME.levels[2].uplink_gbps * rng.uniform(0.1, 1.0)
         if rng.random() < 0.2:
-            gbps = DEFAULT_SCHEME.host_gbps * rng.uniform(0.25, 1.0)
-            samples.append(LinkSample(n.name, n.name, "host", gbps, clusters.NOW))
-    snap = build_snapshot(
-        nodes=nodes,
-        scheme=DEFAULT_SCHEME,
-        used_gpus=used,
-        measurements=samples,
-        now=clusters.NOW,
-        measurement_ttl=clusters.TTL,
-    )
+            measured[n.name] = DEFAULT_SCHEME.host_gbps * rng.uniform(0.25, 1.0)
+    idle = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME)
+    bandwidth = BandwidthEstimate.of(measured, idle.fabric, at=clusters.NOW, degraded_fraction=1.0)
+    snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME, used_gpus=used, bandwidth=bandwidth)
     if rng.random() < RUNNING_SHARE:
         uplinks = [d.id for d in snap.domains if d.parent is not None]
         for _ in range(rng.randint(1, 4)):

@@ -35,7 +35,13 @@ from pydantic import ValidationError
 from netsched.api import LinkMeasurement, NetworkTopology, TrainingJob, as_utc, scheme_for
 from netsched.api.occupancy import ObjectError, node_info, pod_occupancy, refusal
 from netsched.api.validation import parse_problems
+from netsched.domain.bandwidth import (
+    DEFAULT_DEGRADED_FRACTION,
+    BandwidthEstimate,
+    estimate_bandwidth,
+)
 from netsched.domain.nodes import NodeInfo
+from netsched.domain.scheme import TopologyScheme
 from netsched.domain.topology import ClusterSnapshot, build_snapshot
 
 DEFAULT_MEASUREMENT_TTL = timedelta(minutes=10)
@@ -72,19 +78,51 @@ class ClusterState:
             return DEFAULT_MEASUREMENT_TTL
         return timedelta(seconds=topology.spec.measurement_ttl_seconds)
 
-    def snapshot_for(self, job: TrainingJob, *, now: datetime) -> ClusterSnapshot:
+    def scheme(self, name: str) -> TopologyScheme:
+        """The scheme of NetworkTopology ``name`` (``default`` without one is the default).
+
+        Raises:
+            ValueError: no NetworkTopology of that name is in the state.
+        """
+        scheme = scheme_for(name, self.topologies.get(name))
+        if scheme is None:
+            raise ValueError(f'NetworkTopology "{name}" does not exist')
+        return scheme
+
+    def bandwidth_for(self, name: str, *, now: datetime) -> BandwidthEstimate:
+        """What the LinkMeasurements say about the links of NetworkTopology ``name``.
+
+        Raises:
+            ValueError: no NetworkTopology of that name is in the state.
+        """
+        scheme = self.scheme(name)
+        topology = self.topologies.get(name)
+        return estimate_bandwidth(
+            self.nodes,
+            scheme,
+            [m.to_sample(scheme) for m in self.measurements],
+            now=as_utc(now),
+            ttl=self.measurement_ttl(topology),
+            degraded_fraction=(
+                topology.spec.degraded_below_fraction if topology else DEFAULT_DEGRADED_FRACTION
+            ),
+        )
+
+    def snapshot_for(
+        self, job: TrainingJob, *, now: datetime, bandwidth: BandwidthEstimate | None = None
+    ) -> ClusterSnapshot:
         """The snapshot one decision for ``job`` reads: ``netsched place`` and the operator
         both build it here, so a dump of the cluster replays the operator's decision.
+
+        ``bandwidth`` is :meth:`bandwidth_for` the job's topology, made by the caller
+        when it keeps one current (the operator); else it is made here.
 
         Raises:
             ValueError: the job names a NetworkTopology that is not in the state (validate
                 the job first), or two nodes share a name.
         """
         name = job.spec.topology.network_topology
-        topology = self.topologies.get(name)
-        scheme = scheme_for(name, topology)
-        if scheme is None:
-            raise ValueError(f'NetworkTopology "{name}" does not exist')
+        scheme = self.scheme(name)
         pod = job.spec.template.spec.model_dump(by_alias=True)
         selector, tolerations = pod.get("nodeSelector") or {}, pod.get("tolerations") or []
         refused = {
@@ -98,9 +136,7 @@ class ClusterState:
             used_gpus=self.used_gpus,
             reserved=self.reserved_gpus,
             refused=refused,
-            measurements=[m.to_sample(scheme) for m in self.measurements],
-            now=as_utc(now),
-            measurement_ttl=self.measurement_ttl(topology),
+            bandwidth=bandwidth if bandwidth is not None else self.bandwidth_for(name, now=now),
         )
 
 

@@ -7,9 +7,11 @@ snapshot(..., flows={"n1": 1})             # one running gang crosses n1's uplin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from netsched.domain.bandwidth import NO_MEASUREMENTS, BandwidthEstimate
 from netsched.domain.demand import Demand, ParallelDegrees, Pattern
 from netsched.domain.fabric import LinkSample
 from netsched.domain.nodes import NodeInfo, node_labels
@@ -19,6 +21,8 @@ from netsched.domain.topology import ClusterSnapshot, build_snapshot
 NOW = datetime(2024, 5, 1, 12, 0, 0)
 TTL = timedelta(minutes=10)
 GB = 10**9
+LEAF = "core-x/spine-a/leaf-%d"
+"""The id of leaf n under the default spine."""
 
 
 @dataclass(frozen=True)
@@ -81,22 +85,27 @@ def rack(spine: str, leaf: str, *names: str, gpus: int = 8) -> list[NodeBuilder]
 
 def snapshot(
     *builders: NodeBuilder | list[NodeBuilder],
-    samples: tuple[LinkSample, ...] = (),
+    measured: Mapping[str, float] | None = None,
     reserved: dict[str, int] | None = None,
     flows: dict[str, int] | None = None,
 ) -> ClusterSnapshot:
+    """``measured`` says what the probes measured outright: domain id (a host's is its node
+    name) -> Gbps (the estimator that gets there from samples is tested on its own)."""
     flat: list[NodeBuilder] = []
     for item in builders:
         flat.extend(item if isinstance(item, list) else [item])
+    nodes = [b.build() for b in flat]
+    bandwidth = NO_MEASUREMENTS
+    if measured:
+        fabric = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME).fabric
+        bandwidth = BandwidthEstimate.of(measured, fabric, at=NOW)
     return build_snapshot(
-        nodes=[b.build() for b in flat],
+        nodes=nodes,
         scheme=DEFAULT_SCHEME,
         used_gpus={b.name: b.used_gpus for b in flat},
         reserved=reserved or {},
-        measurements=samples,
+        bandwidth=bandwidth,
         flows=flows or {},
-        now=NOW,
-        measurement_ttl=TTL,
     )
 
 
@@ -144,10 +153,5 @@ def degraded_leaf_1() -> ClusterSnapshot:
         rack("spine-a", "leaf-2", "n6", "n7", "n8", "n9"),
         rack("spine-a", "leaf-3", "n10", "n11", "n12", "n13"),
     )
-    samples = (
-        sample("n1", "n6", level="leaf", gbps=400.0),
-        sample("n2", "n10", level="leaf", gbps=400.0),
-        sample("n6", "n10", level="leaf", gbps=1600.0),
-        sample("n7", "n11", level="leaf", gbps=1600.0),
-    )
-    return snapshot(*nodes, samples=samples)
+    measured = {LEAF % 1: 400.0, LEAF % 2: 1600.0, LEAF % 3: 1600.0}
+    return snapshot(*nodes, measured=measured)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from builders import NodeBuilder, demand, node, sample
+from builders import NodeBuilder, demand, node
 from hypothesis import strategies as st
 
 from netsched.domain.demand import Demand, ParallelDegrees, Pattern
-from netsched.domain.fabric import LinkSample
 from netsched.domain.topology import ClusterSnapshot
 
 TIERS = ["host", "leaf", "spine", "core"]
 
 
 @st.composite
-def clusters(
-    draw: st.DrawFn, max_nodes: int = 12
-) -> tuple[list[NodeBuilder], tuple[LinkSample, ...]]:
+def clusters(draw: st.DrawFn, max_nodes: int = 12) -> tuple[list[NodeBuilder], dict[str, float]]:
     """Up to ``max_nodes`` nodes over 1-2 spines of 1-3 leaves, some busy, some measured."""
     count = draw(st.integers(min_value=1, max_value=max_nodes))
     builders = []
@@ -24,14 +21,16 @@ def clusters(
         leaf = draw(st.sampled_from(["leaf-1", "leaf-2", "leaf-3"]))
         used = draw(st.sampled_from([0, 0, 0, 2, 4, 7, 8]))
         builders.append(node(f"n{i:02d}").spine(spine).leaf(leaf).used(used))
-    samples = []
+    links = sorted(
+        {b.name for b in builders}
+        | {f"{b.core_name}/{b.spine_name}" for b in builders}
+        | {f"{b.core_name}/{b.spine_name}/{b.leaf_name}" for b in builders}
+    )
+    measured = {}
     for _ in range(draw(st.integers(min_value=0, max_value=3))):
-        source = draw(st.sampled_from(builders)).name
-        target = draw(st.sampled_from(builders)).name
-        level = draw(st.sampled_from(["host", "leaf", "spine"]))
-        gbps = draw(st.sampled_from([100.0, 400.0, 1000.0]))
-        samples.append(sample(source, target, level=level, gbps=gbps))
-    return builders, tuple(samples)
+        link = draw(st.sampled_from(links))
+        measured[link] = draw(st.sampled_from([100.0, 400.0, 1000.0]))
+    return builders, measured
 
 
 @st.composite

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import GB, NOW, TTL, demand, node, rack, sample, snapshot
+from builders import GB, LEAF, demand, node, rack, snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies_gen import clusters, demands, running
@@ -11,8 +11,6 @@ from strategies_gen import clusters, demands, running
 from netsched.domain.cost import BYTES_PER_GBPS, predict, ring_edge_bytes
 from netsched.domain.demand import Pattern
 from netsched.domain.placement import STRATEGIES, Placement, place
-from netsched.domain.scheme import DEFAULT_SCHEME
-from netsched.domain.topology import build_snapshot
 
 LEAF_1 = "core-x/spine-a/leaf-1"
 
@@ -25,13 +23,11 @@ THREE_LEAVES = (
     [node("n3").leaf("leaf-2"), node("n4").leaf("leaf-2").used(8)],
     [node("n5").leaf("leaf-3"), node("n6").leaf("leaf-3").used(8)],
 )
-PROBES = tuple(
-    sample(a, b, level="leaf", gbps=400.0) for a, b in (("n1", "n3"), ("n3", "n5"), ("n5", "n1"))
-)
+PROBES = {LEAF % n: 400.0 for n in (1, 2, 3)}
 
 
 def quiet():
-    return snapshot(*THREE_LEAVES, samples=PROBES)
+    return snapshot(*THREE_LEAVES, measured=PROBES)
 
 
 def one_gang_on_leaf_1():
@@ -42,7 +38,7 @@ def one_gang_on_leaf_1():
 class TestShare:
     @pytest.mark.parametrize(("others", "gbps"), [(0, 400.0), (1, 200.0), (3, 100.0)])
     def test_a_new_gang_gets_bandwidth_over_one_plus_the_gangs_crossing(self, others, gbps):
-        snap = snapshot(*THREE_LEAVES, samples=PROBES, flows={LEAF_1: others})
+        snap = snapshot(*THREE_LEAVES, measured=PROBES, flows={LEAF_1: others})
         leaf_1 = snap.domain_index(LEAF_1)
         assert snap.crossing_gangs(leaf_1) == others
         assert snap.effective_gbps(leaf_1) == gbps
@@ -76,7 +72,9 @@ class TestRouting:
         assert tas.cost.comm_seconds == pytest.approx(2 * ours.cost.comm_seconds)
 
     def test_with_nowhere_else_to_go_the_gang_shares_the_link(self):
-        snap = snapshot(*THREE_LEAVES[:2], samples=PROBES[:1], flows={LEAF_1: 1})
+        snap = snapshot(
+            *THREE_LEAVES[:2], measured={LEAF % 1: 400.0, LEAF % 2: 400.0}, flows={LEAF_1: 1}
+        )
         assert place(demand(2), snap).nodes == ("n1", "n3")
 
     @pytest.mark.parametrize("strategy", ["tas", "spread", "binpack", "random"])
@@ -157,18 +155,12 @@ class TestNoRunningGangs:
     @settings(max_examples=40, deadline=None)
     @given(clusters(), demands())
     def test_zero_flows_cost_every_placement_as_bandwidth_alone_does(self, cluster, job):
-        builders, samples = cluster
-        nodes = [b.build() for b in builders]
-        used = {b.name: b.used_gpus for b in builders}
-        plain = snapshot(*builders, samples=samples)
-        zeros = build_snapshot(
-            nodes=nodes,
-            scheme=DEFAULT_SCHEME,
-            used_gpus=used,
-            measurements=samples,
+        builders, measured = cluster
+        plain = snapshot(*builders, measured=measured)
+        zeros = snapshot(
+            *builders,
+            measured=measured,
             flows={d.id: 0 for d in plain.domains if d.parent is not None},
-            now=NOW,
-            measurement_ttl=TTL,
         )
         for strategy in [s for s in STRATEGIES if s != "optimal"]:
             first, second = (
@@ -188,8 +180,8 @@ class TestYardstickWithRunningGangs:
     @settings(max_examples=40, deadline=None)
     @given(clusters(), demands(hybrid=False), st.data())
     def test_no_strategy_predicts_less_comm_time_than_optimal(self, cluster, job, data):
-        builders, samples = cluster
-        snap = data.draw(running(snapshot(*builders, samples=samples)))
+        builders, measured = cluster
+        snap = data.draw(running(snapshot(*builders, measured=measured)))
         best = place(job, snap, strategy="optimal")
         for name in [s for s in STRATEGIES if s != "optimal"]:
             other = place(job, snap, strategy=name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from builders import GB, demand, node, rack, sample, snapshot
+from builders import GB, demand, node, rack, snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -58,8 +58,9 @@ class TestRing:
         assert messy.cross_tier_bytes["leaf"] == 2 * tidy.cross_tier_bytes["leaf"]
 
     def test_a_degraded_measured_uplink_becomes_the_bottleneck(self):
-        slow = sample("n1", "n3", level="leaf", gbps=100.0)
-        cost = predict(demand(4), ["n1", "n2", "n3", "n4"], snapshot(*TREE, samples=(slow,)))
+        leaves = ("core-x/spine-a/leaf-1", "core-x/spine-a/leaf-2")
+        slow = snapshot(*TREE, measured=dict.fromkeys(leaves, 100.0))
+        cost = predict(demand(4), ["n1", "n2", "n3", "n4"], slow)
         assert cost.bottleneck in {"core-x/spine-a/leaf-1", "core-x/spine-a/leaf-2"}
         assert cost.bottleneck_gbps == 100.0
         assert cost.comm_seconds == pytest.approx(ring_edge_bytes(4, GB) / (100 * BYTES_PER_GBPS))

@@ -26,8 +26,8 @@ class TestYardstick:
     @settings(max_examples=40, deadline=None)
     @given(clusters(), demands(hybrid=False))
     def test_no_strategy_predicts_less_comm_time_than_optimal(self, cluster, job):
-        builders, samples = cluster
-        snap = snapshot(*builders, samples=samples)
+        builders, measured = cluster
+        snap = snapshot(*builders, measured=measured)
         best = place(job, snap, strategy="optimal")
         for name in OTHERS:
             other = place(job, snap, strategy=name)
@@ -40,8 +40,8 @@ class TestYardstick:
     @given(clusters(), demands(hybrid=False), st.data())
     def test_netsched_is_within_5_percent_of_optimal(self, cluster, job, data):
         # Zero to four running gangs share some uplinks: the bound holds either way.
-        builders, samples = cluster
-        snap = data.draw(running(snapshot(*builders, samples=samples)))
+        builders, measured = cluster
+        snap = data.draw(running(snapshot(*builders, measured=measured)))
         job = dataclasses.replace(job, preferred_tier=None)  # a wish optimal does not weigh
         ours, best = place(job, snap), place(job, snap, strategy="optimal")
         assert isinstance(ours, Placement) == isinstance(best, Placement)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from builders import degraded_leaf_1, demand, node, rack, sample, snapshot
+from builders import LEAF, degraded_leaf_1, demand, node, rack, snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies_gen import TIERS, clusters, demands
@@ -101,19 +101,14 @@ class TestNetsched:
             rack("spine-b", "leaf-1", "n4", "n5"),
             rack("spine-c", "leaf-1", "n6", "n7"),
         )
-        samples = (
-            sample("n1", "n4", level="spine", gbps=320.0),
-            sample("n1", "n6", level="spine", gbps=320.0),
-            sample("n4", "n6", level="spine", gbps=3200.0),
-            sample("n5", "n7", level="spine", gbps=3200.0),
-        )
-        snap = snapshot(*nodes, samples=samples)
+        measured = {"core-x/spine-a": 320.0, "core-x/spine-b": 3200.0, "core-x/spine-c": 3200.0}
+        snap = snapshot(*nodes, measured=measured)
         result = place(demand(4), snap)
         assert set(result.nodes) == {"n4", "n5", "n6", "n7"}
         assert "n1" in place(demand(4), snap, strategy="tas").nodes
 
     @pytest.mark.parametrize(
-        ("nodes", "samples", "job", "slow", "spanned"),
+        ("nodes", "measured", "job", "slow", "spanned"),
         [
             #               core-x
             #          /             \
@@ -129,7 +124,7 @@ class TestNetsched:
                     rack("spine-a", "leaf-1", "n1", "n2", "n3"),
                     rack("spine-b", "leaf-1", "n4", "n5"),
                 ),
-                (sample("n3", "n3", level="host", gbps=100.0),),
+                {"n3": 100.0},
                 demand(5, gpus=4),
                 "n3",
                 "core",
@@ -150,7 +145,7 @@ class TestNetsched:
                     rack("spine-a", "leaf-2", "n5", "n6"),
                     rack("spine-b", "leaf-3", "n7", "n8"),
                 ),
-                (sample("n5", "n6", level="leaf", gbps=100.0),),
+                {LEAF % 2: 100.0},
                 demand(6),
                 "n5",
                 "core",
@@ -164,7 +159,7 @@ class TestNetsched:
             # All-to-all over six 8-GPU pods: leaving n1 out costs nothing anywhere else.
             pytest.param(
                 (rack("spine-a", "leaf-1", "n1", "n2", "n3"), rack("spine-a", "leaf-2", "n4")),
-                (sample("n1", "n1", level="host", gbps=200.0),),
+                {"n1": 200.0},
                 demand(3, pattern=Pattern.EXPERT_PARALLEL),
                 "n1",
                 "spine",
@@ -173,9 +168,9 @@ class TestNetsched:
         ],
     )
     def test_a_wider_tier_wins_when_the_natural_one_needs_a_slow_link(
-        self, nodes, samples, job, slow, spanned
+        self, nodes, measured, job, slow, spanned
     ):
-        snap = snapshot(*nodes, samples=samples)
+        snap = snapshot(*nodes, measured=measured)
         ours, kueue = place(job, snap), place(job, snap, strategy="tas")
         best = place(job, snap, strategy="optimal")
         assert slow not in ours.nodes and slow in kueue.nodes
@@ -191,7 +186,7 @@ class TestNetsched:
     # Crossing to leaf-2 with n1 and n3 would save 0.25 %: too little to leave the leaf.
     def test_a_wider_tier_does_not_win_on_a_sliver_of_time(self):
         nodes = (rack("spine-a", "leaf-1", "n1", "n2"), rack("spine-a", "leaf-2", "n3"))
-        snap = snapshot(*nodes, samples=(sample("n2", "n2", level="host", gbps=399.0),))
+        snap = snapshot(*nodes, measured={"n2": 399.0})
         result = place(demand(2), snap)
         assert set(result.nodes) == {"n1", "n2"}
 
@@ -388,8 +383,8 @@ class TestInvariants:
     @settings(max_examples=60, deadline=None)
     @given(clusters(), demands(), st.sampled_from([s for s in STRATEGIES if s != "optimal"]))
     def test_every_strategy_places_within_limits_or_says_why(self, cluster, job, strategy):
-        builders, samples = cluster
-        snap = snapshot(*builders, samples=samples)
+        builders, measured = cluster
+        snap = snapshot(*builders, measured=measured)
         result = place(job, snap, strategy=strategy)
         check_invariants(job, snap, result)
         assert place(job, snap, strategy=strategy) == result  # same input, same output
@@ -397,16 +392,16 @@ class TestInvariants:
     @settings(max_examples=60, deadline=None)
     @given(clusters(), demands())
     def test_netsched_and_tas_agree_on_whether_the_gang_fits(self, cluster, job):
-        builders, samples = cluster
-        snap = snapshot(*builders, samples=samples)
+        builders, measured = cluster
+        snap = snapshot(*builders, measured=measured)
         ours, kueue = place(job, snap), place(job, snap, strategy="tas")
         assert isinstance(ours, Placement) == isinstance(kueue, Placement)
 
     @settings(max_examples=30, deadline=None)
     @given(clusters(), demands())
     def test_optimal_keeps_the_invariants_too(self, cluster, job):
-        builders, samples = cluster
-        snap = snapshot(*builders, samples=samples)
+        builders, measured = cluster
+        snap = snapshot(*builders, measured=measured)
         try:
             result = place(job, snap, strategy="optimal")
         except OptimalUnsupported:

@@ -1,13 +1,12 @@
-"""Snapshots: domains by path, free GPUs, exclusions, measured uplinks, node sources."""
+"""Snapshots: domains by path, free GPUs, exclusions, node sources (links: test_bandwidth)."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from builders import NOW, TTL, node, rack, sample, snapshot
+from builders import node, rack, sample, snapshot
 
 from netsched.domain.nodes import sanitize_label_value
 from netsched.domain.scheme import DEFAULT_SCHEME, Level, TopologyScheme
@@ -114,63 +113,6 @@ class TestExclusions:
             snapshot(node("n1"), node("n1"))
 
 
-class TestMeasurements:
-    #        spine-a
-    #       /       \
-    #   leaf-1     leaf-2
-    #   n1 n2      n3 n4
-    NODES = (rack("spine-a", "leaf-1", "n1", "n2"), rack("spine-a", "leaf-2", "n3", "n4"))
-
-    def leaf_gbps(self, snap):
-        return {snap.domains[d].id: snap.domains[d].uplink_gbps for d in snap.tier_domains(1)}
-
-    def test_fresh_samples_set_both_crossed_uplinks_to_their_median(self):
-        samples = tuple(sample("n1", "n3", level="leaf", gbps=g) for g in (400.0, 380.0, 1500.0))
-        snap = snapshot(*self.NODES, samples=samples)
-        assert self.leaf_gbps(snap) == {
-            "core-x/spine-a/leaf-1": 400.0,
-            "core-x/spine-a/leaf-2": 400.0,
-        }
-        assert all(snap.domains[d].measured for d in snap.tier_domains(1))
-
-    def test_stale_samples_fall_back_to_nominal(self):
-        old = sample("n1", "n3", level="leaf", gbps=100.0, age=TTL + timedelta(seconds=1))
-        snap = snapshot(*self.NODES, samples=(old,))
-        assert set(self.leaf_gbps(snap).values()) == {1600.0}
-        assert snap.stale_samples == 1
-
-    def test_a_sample_exactly_ttl_old_is_still_fresh(self):
-        snap = snapshot(*self.NODES, samples=(sample("n1", "n3", level="leaf", gbps=9.0, age=TTL),))
-        assert self.leaf_gbps(snap)["core-x/spine-a/leaf-1"] == 9.0
-
-    def test_host_level_samples_set_host_uplinks(self):
-        snap = snapshot(*self.NODES, samples=(sample("n1", "n2", level="host", gbps=100.0),))
-        hosts = {d.id: d.uplink_gbps for d in snap.domains if d.tier == "host"}
-        assert hosts == {"n1": 100.0, "n2": 100.0, "n3": 400.0, "n4": 400.0}
-
-    @pytest.mark.parametrize(
-        "bad",
-        [sample("n1", "ghost", level="leaf", gbps=1.0), sample("n1", "n3", level="rack", gbps=1.0)],
-    )
-    def test_samples_naming_unknown_nodes_or_tiers_are_counted_and_ignored(self, bad):
-        snap = snapshot(*self.NODES, samples=(bad,))
-        assert snap.unmatched_samples == 1
-        assert set(self.leaf_gbps(snap).values()) == {1600.0}
-
-    def test_degraded_lists_slow_measured_uplinks_slowest_first(self):
-        samples = (
-            sample("n1", "n3", level="leaf", gbps=800.0),
-            sample("n1", "n2", level="host", gbps=100.0),
-        )
-        snap = snapshot(*self.NODES, samples=samples)
-        assert [snap.domains[d].id for d in snap.degraded] == [
-            "n1",
-            "n2",
-            "core-x/spine-a/leaf-1",
-            "core-x/spine-a/leaf-2",
-        ]
-
-
 class TestBandwidthIsNeverZero:
     """Every link that carries bytes has bandwidth, so every predicted time is finite."""
 
@@ -199,7 +141,7 @@ class TestBandwidthIsNeverZero:
 class TestSources:
     def test_fat_tree_shape_and_names(self):
         nodes = fat_tree(cores=2, spines_per_core=2, leaves_per_spine=3, hosts_per_leaf=4)
-        snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME, now=NOW, measurement_ttl=TTL)
+        snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME)
         assert [len(snap.tier_domains(r)) for r in range(4)] == [48, 12, 4, 2]
         assert nodes[0].name == "node-c0-s0-l0-h0" and nodes[-1].name == "node-c1-s1-l2-h3"
         assert snap.free[snap.tier_domains(3)[0]] == 24 * 8
@@ -210,7 +152,7 @@ class TestSources:
 
     def test_lingjun_loads_847_hosts_with_valid_labels(self):
         nodes = load_lingjun(LINGJUN)
-        snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME, now=NOW, measurement_ttl=TTL)
+        snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME)
         assert len(nodes) == 847 == snap.host_count and not snap.excluded
         assert [len(snap.tier_domains(r)) for r in range(1, 4)] == [119, 3, 1]
         assert {n.allocatable_gpus for n in nodes} == {8}

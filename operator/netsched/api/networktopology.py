@@ -32,6 +32,7 @@ from netsched.api.meta import (
     list_map,
     validations,
 )
+from netsched.domain.bandwidth import DEFAULT_DEGRADED_FRACTION
 from netsched.domain.scheme import HOST_TIER, HOSTNAME_LABEL, Level, TopologyScheme
 
 MAX_LEVELS = 8
@@ -143,6 +144,9 @@ class NetworkTopologySpec(ApiModel):
         int, Field(alias="measurementTTLSeconds", ge=60, le=31_536_000)
     ] = 86_400
     """A measurement older than this is stale: its link falls back to the nominal Gbps."""
+    degraded_below_fraction: Annotated[float, Field(gt=0, le=1)] = DEFAULT_DEGRADED_FRACTION
+    """A link measured below this share of its nominal Gbps is degraded: the topology gets a
+    ``Degraded`` condition and an Event, and placements go around it where they can."""
 
     @field_validator("levels")
     @classmethod
@@ -184,9 +188,13 @@ class DomainStatus(ApiModel):
     nodes: Annotated[int, Field(ge=0)] = 0
     nominal_gbps: Annotated[float, Field(ge=0)] = 0.0
     measured_gbps: Annotated[float | None, Field(ge=0)] = None
-    """Median of fresh measurements across this uplink; unset when none is fresh."""
+    """The robust estimate from fresh measurements across this uplink (see docs/probe.md);
+    unset when none is fresh."""
     samples: Annotated[int, Field(ge=0)] = 0
+    """Fresh samples behind ``measuredGbps`` (outliers not counted)."""
     last_measured: Timestamp | None = None
+    degraded: bool = False
+    """``measuredGbps`` is below the topology's ``degradedBelowFraction`` of nominal."""
 
 
 class NetworkTopologyStatus(ApiModel):

@@ -132,14 +132,12 @@ def predict(demand: Demand, order: Sequence[str], snapshot: ClusterSnapshot) -> 
     """Cost ``demand`` with rank i on node ``order[i]``.
 
     Example:
-        >>> from datetime import datetime, timedelta
         >>> from netsched.domain.demand import Demand, Pattern, degree_problems
         >>> from netsched.domain.scheme import DEFAULT_SCHEME
         >>> from netsched.domain.topology import build_snapshot
         >>> from netsched.domain.topology_sources import fat_tree
         >>> nodes = fat_tree(cores=1, spines_per_core=1, leaves_per_spine=2, hosts_per_leaf=2)
-        >>> snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME, now=datetime(2024, 1, 1),
-        ...                       measurement_ttl=timedelta(minutes=5))
+        >>> snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME)
         >>> job = Demand(name="ns/j", replicas=2, gpus_per_pod=8,
         ...              pattern=Pattern.DATA_PARALLEL, bytes_per_step=50_000_000_000)
         >>> predict(job, ["node-c0-s0-l0-h0", "node-c0-s0-l0-h1"], snap).comm_seconds

@@ -3,8 +3,8 @@
 Every level of a :class:`~netsched.domain.scheme.TopologyScheme` (``core > spine >
 leaf``) turns each distinct label value *under its parent* into one
 :class:`Domain`; every node is a domain of its own at the bottom (the host tier).
-:func:`build_fabric` numbers them; :func:`apply_measurements` replaces nominal
-uplink bandwidth by what the probes measured. A
+:func:`build_fabric` numbers them; :func:`netsched.domain.bandwidth.apply_bandwidth`
+replaces nominal uplink bandwidth by what the probes measured. A
 :class:`~netsched.domain.topology.ClusterSnapshot` shares one :class:`Fabric`
 between all its copies and adds what placements do change: free GPUs and the
 other gangs' traffic on each uplink.
@@ -12,10 +12,9 @@ other gangs' traffic on each uplink.
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
@@ -194,41 +193,3 @@ def _chain(domains: Sequence[Domain], host: int) -> tuple[int, ...]:
     while (parent := domains[chain[-1]].parent) is not None:
         chain.append(parent)
     return tuple(chain)
-
-
-def apply_measurements(fabric: Fabric, fresh: list[LinkSample]) -> tuple[Fabric, int]:
-    """Replace nominal uplink bandwidth by the median of fresh samples crossing it.
-
-    A sample at level ``leaf`` between nodes of leaves A and B counts for both A's
-    and B's uplinks. The median, not the mean or the minimum: one probe starved of
-    CPU should not condemn a healthy uplink, yet a truly degraded uplink drags down
-    every path through it, so the median follows it. Returns the fabric and how many
-    samples named an unknown node or tier.
-    """
-    tier_names = fabric.scheme.tier_names
-    samples: dict[int, list[float]] = defaultdict(list)
-    unmatched = 0
-    for sample in fresh:
-        hosts = [fabric.host_index.get(sample.source), fabric.host_index.get(sample.target)]
-        if sample.level not in tier_names or None in hosts:
-            unmatched += 1
-            continue
-        rank = tier_names.index(sample.level)
-        crossed = {fabric.ancestors[h][rank] for h in hosts if h is not None}
-        for domain in crossed:
-            if fabric.domains[domain].parent is not None:
-                samples[domain].append(sample.gbps)
-    if not samples:
-        return fabric, unmatched
-    domains = list(fabric.domains)
-    for index, values in samples.items():
-        domains[index] = replace(
-            domains[index], uplink_gbps=statistics.median(values), samples=len(values)
-        )
-    slow = sorted(
-        (d.uplink_gbps or 0.0, d.index)
-        for d in domains
-        if d.measured and (d.uplink_gbps or 0.0) < (d.nominal_gbps or 0.0)
-    )
-    degraded = tuple(index for _, index in slow)
-    return replace(fabric, domains=tuple(domains), degraded=degraded), unmatched

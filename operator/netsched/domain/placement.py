@@ -52,14 +52,12 @@ def place(
     """Place a gang on a snapshot.
 
     Example:
-        >>> from datetime import datetime, timedelta
         >>> from netsched.domain.demand import Demand, Pattern
         >>> from netsched.domain.scheme import DEFAULT_SCHEME
         >>> from netsched.domain.topology import build_snapshot
         >>> from netsched.domain.topology_sources import fat_tree
         >>> nodes = fat_tree(cores=1, spines_per_core=2, leaves_per_spine=2, hosts_per_leaf=4)
-        >>> snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME, now=datetime(2024, 1, 1),
-        ...                       measurement_ttl=timedelta(minutes=5))
+        >>> snap = build_snapshot(nodes=nodes, scheme=DEFAULT_SCHEME)
         >>> job = Demand(name="ml/llm", replicas=4, gpus_per_pod=8,
         ...              pattern=Pattern.DATA_PARALLEL, bytes_per_step=10**9)
         >>> print(place(job, snap).explanation)  # doctest: +NORMALIZE_WHITESPACE

@@ -7,8 +7,8 @@ the bottom, and a domain's id is its path (``"core-a/spine-1/leaf-3"``), so a le
 called ``leaf-3`` under two spines is two domains, as it is two racks.
 
 Every domain but the widest has an **uplink** to its parent. Its bandwidth is the
-level's nominal ``uplink_gbps`` (``host_gbps`` for hosts) unless fresh
-:class:`LinkSample`\\ s say otherwise (see :func:`build_snapshot`). The widest
+level's nominal ``uplink_gbps`` (``host_gbps`` for hosts) unless the probes measured
+it (a :class:`~netsched.domain.bandwidth.BandwidthEstimate`). The widest
 level has no uplink: two domains of it (two cores) share no link we can cost,
 so no gang ever spans them.
 
@@ -32,17 +32,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from netsched.domain.fabric import (
-    Domain,
-    Fabric,
-    LinkSample,
-    apply_measurements,
-    build_fabric,
-)
+from netsched.domain.bandwidth import NO_MEASUREMENTS, BandwidthEstimate, apply_bandwidth
+from netsched.domain.fabric import Domain, Fabric, build_fabric
 from netsched.domain.nodes import NodeInfo
 from netsched.domain.scheme import TopologyScheme
 
@@ -68,8 +62,6 @@ class ClusterSnapshot:
             excluded for that reason (so explanations can name the label to set).
         flows: running gangs whose traffic crosses each domain's uplink, per domain
             index; empty when no gang runs (every count zero).
-        stale_samples: measurements ignored because they were older than the TTL.
-        unmatched_samples: measurements naming an unknown node or tier, ignored.
         unmatched_flows: running traffic named on an unknown domain, or on one without
             an uplink (the widest level), ignored.
     """
@@ -79,13 +71,16 @@ class ClusterSnapshot:
     excluded: Mapping[str, str]
     missing_labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     flows: tuple[int, ...] = ()
-    stale_samples: int = 0
-    unmatched_samples: int = 0
     unmatched_flows: int = 0
 
     @property
     def scheme(self) -> TopologyScheme:
         return self._fabric.scheme
+
+    @property
+    def fabric(self) -> Fabric:
+        """The switch tree with its measured links, shared by every copy."""
+        return self._fabric
 
     @property
     def domains(self) -> tuple[Domain, ...]:
@@ -118,7 +113,8 @@ class ClusterSnapshot:
 
     @property
     def degraded(self) -> tuple[int, ...]:
-        """Domains whose uplink is measured below nominal, slowest first."""
+        """Domains whose uplink is measured degraded (below the NetworkTopology's share of
+        nominal), slowest first."""
         return self._fabric.degraded
 
     def free_gpus(self, node: str) -> int:
@@ -195,8 +191,6 @@ class ClusterSnapshot:
             excluded=self.excluded,
             missing_labels=self.missing_labels,
             flows=self._flows_shifted(links, sign=-sign),
-            stale_samples=self.stale_samples,
-            unmatched_samples=self.unmatched_samples,
             unmatched_flows=self.unmatched_flows,
         )
 
@@ -244,11 +238,9 @@ def build_snapshot(
     scheme: TopologyScheme,
     used_gpus: Mapping[str, int] = _EMPTY,
     reserved: Mapping[str, int] = _EMPTY,
-    measurements: Iterable[LinkSample] = (),
+    bandwidth: BandwidthEstimate = NO_MEASUREMENTS,
     flows: Mapping[str, int] = _EMPTY,
     refused: Mapping[str, str] = MappingProxyType({}),
-    now: datetime,
-    measurement_ttl: timedelta,
 ) -> ClusterSnapshot:
     """Build the frozen view one placement decision (or a replayed job stream) reads.
 
@@ -261,28 +253,22 @@ def build_snapshot(
         scheme: the tier levels and their nominal bandwidths.
         used_gpus: GPUs requested by pods already bound to each node.
         reserved: GPUs promised to placements whose pods have not bound yet.
-        measurements: link samples; a sample counts if ``now - observed_at`` is at
-            most ``measurement_ttl`` (samples from the future, i.e. clock skew, count).
+        bandwidth: the measured links (:func:`~netsched.domain.bandwidth.estimate_bandwidth`
+            of the probes' samples, made when they change, not per decision); the others
+            keep their nominal rate.
         flows: domain id -> running gangs whose traffic crosses its uplink (a host's
             id is its node name). Ids of unknown or excluded domains, and of the widest
             level, are counted in :attr:`ClusterSnapshot.unmatched_flows` and ignored.
-        now: the decision time, passed in so that the function stays pure.
-        measurement_ttl: how long a sample stays fresh.
 
     Free GPUs per node are ``allocatable - used - reserved``, never below zero (a
-    node over-committed by someone else simply has nothing free). A domain's uplink
-    bandwidth is the median of the fresh samples crossing it (see
-    :func:`netsched.domain.fabric.apply_measurements`).
+    node over-committed by someone else simply has nothing free).
 
     Raises:
         ValueError: two nodes share a name, or a flow count is negative.
     """
     included, excluded, missing_labels = _partition(list(nodes), scheme, refused)
-    fabric = _FABRICS.build(included, scheme)
+    fabric = _FABRICS.build(included, scheme, bandwidth)
     free = _count_free(fabric, used_gpus=used_gpus, reserved=reserved)
-    samples = list(measurements)
-    fresh = [s for s in samples if now - s.observed_at <= measurement_ttl]
-    fabric, unmatched = apply_measurements(fabric, fresh)
     counts, unmatched_flows = _count_flows(fabric, flows)
     return ClusterSnapshot(
         _fabric=fabric,
@@ -290,27 +276,30 @@ def build_snapshot(
         excluded=MappingProxyType(excluded),
         missing_labels=MappingProxyType(missing_labels),
         flows=counts,
-        stale_samples=len(samples) - len(fresh),
-        unmatched_samples=unmatched,
         unmatched_flows=unmatched_flows,
     )
 
 
 class _LastFabric:
-    """The last fabric built, reused while the same node rows and scheme come again.
+    """The last fabric built, reused while the same node rows, scheme and bandwidth come again.
 
     An operator builds a snapshot on every cycle from node rows that rarely change;
-    only the GPU counts do, and they are not part of the fabric. The rows are compared
-    by identity (the cache holds them, so an identity is never reused meanwhile), the
-    scheme by equality; the fabric is immutable, so sharing it is safe.
+    only the GPU counts do, and they are not part of the fabric. The rows and the
+    bandwidth estimate are compared by identity (the cache holds them, so an identity is
+    never reused meanwhile), the scheme by equality; the fabric is immutable, so sharing
+    it is safe.
     """
 
     def __init__(self) -> None:
         self._nodes: tuple[NodeInfo, ...] = ()
         self._scheme: TopologyScheme | None = None
         self._fabric: Fabric | None = None
+        self._bandwidth: BandwidthEstimate | None = None
+        self._measured: Fabric | None = None
 
-    def build(self, nodes: list[NodeInfo], scheme: TopologyScheme) -> Fabric:
+    def build(
+        self, nodes: list[NodeInfo], scheme: TopologyScheme, bandwidth: BandwidthEstimate
+    ) -> Fabric:
         same = (
             self._fabric is not None
             and self._scheme == scheme
@@ -320,7 +309,11 @@ class _LastFabric:
         if not same or self._fabric is None:
             self._nodes, self._scheme = tuple(nodes), scheme
             self._fabric = build_fabric(nodes, scheme)
-        return self._fabric
+            self._measured = None
+        if self._measured is None or bandwidth is not self._bandwidth:
+            self._bandwidth = bandwidth
+            self._measured = apply_bandwidth(self._fabric, bandwidth)
+        return self._measured
 
 
 _FABRICS = _LastFabric()
