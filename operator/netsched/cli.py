@@ -231,7 +231,7 @@ def explain_command(
 ) -> None:
     """Where each rank went and why, against the best labels-only placement; or why it waits."""
     from netsched import explain
-    from netsched.controller.kube import HTTPError, connect
+    from netsched.kubeclient import HTTPError, connect
 
     try:
         with connect(kubeconfig) as api:
@@ -251,7 +251,7 @@ def queue_command(kubeconfig: KubeconfigOption = None) -> None:
     from datetime import datetime as clock
 
     from netsched import explain
-    from netsched.controller.kube import connect
+    from netsched.kubeclient import connect
 
     with connect(kubeconfig) as api:
         entries = explain.queue(explain.Reader(api).jobs(), now=clock.now(UTC))

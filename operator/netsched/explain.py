@@ -19,12 +19,13 @@ from kubernetes import client
 from netsched.api import TrainingJob
 from netsched.api.meta import parse_time
 from netsched.clusterfile import parse_cluster
-from netsched.controller.kube import PLURAL, request
 from netsched.domain.manifests import JOB_LABEL
 from netsched.domain.placement import Placement, place
+from netsched.kubeclient import request
 
 GROUP_PATH = "/apis/netsched.io/v1alpha1"
 WAITING = ("Pending", "Unschedulable")
+PLURAL = TrainingJob.INFO.plural
 
 
 @dataclass(frozen=True, slots=True)

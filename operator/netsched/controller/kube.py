@@ -1,11 +1,11 @@
-"""The operator's requests to the API server, and a blocking one for the CLI.
+"""The operator's requests to the API server.
 
 :class:`Kube` is what the operator writes with: asyncio HTTP (aiohttp, which kopf runs
 on too) on one connection pool, so the watch streams, the worker and 32 requests in
 flight share one event loop and no thread. Credentials come from the Kubernetes
 client's configuration (a kubeconfig, or the pod's service account), read again on
-every request so that a rotated token is picked up. :func:`request` is the blocking
-form ``netsched explain`` and ``queue`` use.
+every request so that a rotated token is picked up. The blocking form the CLI and the
+probe agent use is :func:`netsched.kubeclient.request`.
 
 Creates that find the object already there (HTTP 409 AlreadyExists) and deletes that
 find nothing (404) succeed: after a restart the operator repeats steps, and each must
@@ -15,20 +15,19 @@ be harmless the second time.
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
-from kubernetes import client, config
+from kubernetes import client
 
 from netsched.api import GROUP, VERSION, TrainingJob
+from netsched.kubeclient import MERGE_PATCH, HTTPError, Rejected, checked, connect
 
-MERGE_PATCH = "application/merge-patch+json"
+__all__ = ["MERGE_PATCH", "Conflict", "HTTPError", "Kube", "Rejected", "connect"]
 MAX_IN_FLIGHT = 32
 """Requests in flight at once (one connection each)."""
 REQUEST_TIMEOUT_SECONDS = 60.0
@@ -37,69 +36,6 @@ PLURAL = TrainingJob.INFO.plural
 
 class Conflict(Exception):
     """The object changed since we read it (HTTP 409 on a resourceVersion precondition)."""
-
-
-class Rejected(Exception):
-    """The API server refused an object we built from the user's spec (HTTP 400, 403, 422):
-    an admission plugin or quota said no. The message is the server's own."""
-
-
-def connect(kubeconfig: Path | None = None) -> client.ApiClient:
-    """A client for the cluster: in-cluster credentials, else ``kubeconfig`` or $KUBECONFIG."""
-    configuration = client.Configuration()
-    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    else:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=str(kubeconfig) if kubeconfig else None,
-            client_configuration=configuration,
-        )
-    configuration.connection_pool_maxsize = 32
-    return client.ApiClient(configuration)
-
-
-class HTTPError(Exception):
-    """The API server answered with an error status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-
-
-def _checked(method: str, status: int, payload: bytes | None) -> dict[str, Any]:
-    """The response's JSON, or the error its status means (see :func:`request`)."""
-    if status in (400, 403, 422) and method == "POST":
-        raise Rejected(_message(payload))
-    if status >= 400:
-        raise HTTPError(status, _message(payload))
-    return cast(dict[str, Any], json.loads(payload or b"{}"))
-
-
-def request(
-    api: client.ApiClient,
-    method: str,
-    path: str,
-    body: Mapping[str, Any] | None = None,
-    *,
-    content_type: str = "application/json",
-) -> dict[str, Any]:
-    """One request to the API server, JSON in and out (blocking).
-
-    Raises:
-        Rejected: a create (POST) refused as invalid or forbidden.
-        HTTPError: any other error status.
-    """
-    headers = {"Accept": "application/json", "Content-Type": content_type}
-    serialized = api.param_serialize(
-        method=method,
-        resource_path=path,
-        header_params=headers,
-        body=None if body is None else dict(body),
-        auth_settings=["BearerToken"],
-    )
-    response = api.call_api(*serialized)
-    response.read()  # type: ignore[no-untyped-call]
-    return _checked(method, response.status, response.data)
 
 
 class Kube:
@@ -153,7 +89,7 @@ class Kube:
         data = None if body is None else json.dumps(body)
         url = self._configuration.host + path
         async with session.request(method, url, data=data, headers=headers) as response:
-            return _checked(method, response.status, await response.read())
+            return checked(method, response.status, await response.read())
 
     async def create(self, manifest: Mapping[str, Any]) -> bool:
         """Create a Pod, Service or NetworkPolicy; False when it already exists."""
@@ -251,11 +187,3 @@ class Kube:
                 "count": 1,
             }
         )
-
-
-def _message(data: bytes | None) -> str:
-    """The ``message`` of a Kubernetes Status body, else the body."""
-    try:
-        return str(json.loads(data or b"{}").get("message") or data)
-    except ValueError:
-        return repr(data)
