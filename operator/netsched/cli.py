@@ -215,6 +215,68 @@ def run_command(
     )
 
 
+# --- probe-agent: measured bandwidth --------------------------------------------------------
+
+
+@app.command("probe-agent")
+def probe_agent_command(
+    node: Annotated[
+        str,
+        typer.Option(envvar="NODE_NAME", help="This node's name (the DaemonSet's downward API)."),
+    ],
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option(help="The cluster (default: in-cluster credentials, else $KUBECONFIG)."),
+    ] = None,
+    topology: Annotated[str, typer.Option(help="The NetworkTopology to measure.")] = "default",
+    node_selector: Annotated[
+        str, typer.Option(help="Label selector of the nodes that run agents (default: all).")
+    ] = "",
+    port: Annotated[int, typer.Option(help="The iperf3 server's port.")] = 5201,
+    interval: Annotated[
+        int | None,
+        typer.Option(min=10, help="Seconds between rounds (default: the topology's probe)."),
+    ] = None,
+    duration: Annotated[
+        int | None, typer.Option(min=1, max=300, help="Seconds a probe runs (default: topology).")
+    ] = None,
+    streams: Annotated[
+        int | None, typer.Option(min=1, max=128, help="TCP streams a probe (default: topology).")
+    ] = None,
+    probe_busy: Annotated[
+        bool, typer.Option("--probe-busy", help="Probe nodes a running gang holds, too.")
+    ] = False,
+    rounds: Annotated[int | None, typer.Option(min=1, help="Stop after this many rounds.")] = None,
+    metrics_port: Annotated[int, typer.Option(help="Serve /metrics here (0: off).")] = 9091,
+    metrics_address: Annotated[str, typer.Option(help="Address /metrics binds.")] = "0.0.0.0",
+) -> None:
+    """Measure this node's links with iperf3 and write them as LinkMeasurements."""
+    import logging
+
+    from netsched import metrics
+    from netsched.kubeclient import connect
+    from netsched.probe.agent import Agent, AgentOptions
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if metrics_port:
+        metrics.serve(metrics_port, address=metrics_address)
+    options = AgentOptions(
+        node=node,
+        topology=topology,
+        node_selector=node_selector,
+        port=port,
+        interval_seconds=interval,
+        duration_seconds=duration,
+        streams=streams,
+        probe_busy=probe_busy,
+        rounds=rounds,
+    )
+    with connect(kubeconfig) as api:
+        Agent(api, options).run()
+
+
 # --- explain, queue: the operator's decisions, read back ----------------------------------
 
 

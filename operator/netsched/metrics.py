@@ -91,6 +91,36 @@ CACHE_SYNC_SECONDS = Gauge(
     "netsched_cache_sync_seconds",
     "Seconds from the operator's start until its cache was filled and it began to decide.",
 )
+LINKS_DEGRADED = Gauge(
+    "netsched_links_degraded",
+    "Links measured below their NetworkTopology's degradedBelowFraction of nominal, by level.",
+    ["topology", "level"],
+)
+LINK_DEGRADED = Gauge(
+    "netsched_link_degraded",
+    "1 for each degraded link (the slowest first, at most 32 per topology); 0 once recovered.",
+    ["topology", "level", "domain"],
+)
+LINK_MEASURED_GBPS = Gauge(
+    "netsched_link_measured_gbps",
+    "The probes' estimate of each measured link of the top levels (at most 32 a level).",
+    ["topology", "level", "domain"],
+)
+LINK_SAMPLES = Gauge(
+    "netsched_link_samples",
+    "LinkMeasurements by what the estimate made of them: fresh, stale, unmatched, refused.",
+    ["topology", "state"],
+)
+PROBES = Counter(
+    "netsched_probes_total",
+    "Probes this agent ran, by level and result (ok, busy-skipped, or why it failed).",
+    ["level", "result"],
+)
+PROBE_ROUNDS = Counter(
+    "netsched_probe_rounds_total",
+    "Probe rounds this agent ran, or failed to start (the API server said no).",
+    ["result"],
+)
 BUILD_INFO = Info("netsched_build", "netsched's version and its runtime.")
 
 
