@@ -90,6 +90,10 @@ class TestNetsched:
         assert "core-x/spine-a/leaf-1" not in leaves_of(ours, snap)
         assert "core-x/spine-a/leaf-1" in leaves_of(kueue, snap)
         assert ours.cost.comm_seconds < kueue.cost.comm_seconds
+        assert "around degraded leaf uplink core-x/spine-a/leaf-1 (400 of 1600 Gbps)" in (
+            ours.explanation
+        )
+        assert "around degraded" not in kueue.explanation  # it crosses the link
 
     #               core-x
     #     /           |           \

@@ -24,7 +24,35 @@ def explain(demand: Demand, snapshot: ClusterSnapshot, cost: Cost, order: Sequen
         f"{demand.total_gpus} GPUs on {nodes} node{'s' if nodes != 1 else ''} "
         f"under {cost.tier_spanned} {cost.domain}"
     )
-    return f"{head}; {_traffic(demand, snapshot, cost, order)}; {cost.comm_seconds:.3g} s comm/step"
+    detour = _around_degraded(snapshot, cost, order)
+    return (
+        f"{head}; {_traffic(demand, snapshot, cost, order)}{detour}; "
+        f"{cost.comm_seconds:.3g} s comm/step"
+    )
+
+
+def _around_degraded(snapshot: ClusterSnapshot, cost: Cost, order: Sequence[str]) -> str:
+    """``"; around degraded leaf uplink c/s/l2 (0.05 of 0.2 Gbps)"``: the degraded links under
+    the placement's domain that no rank sits behind, so its traffic does not cross them."""
+    if not snapshot.degraded:
+        return ""
+    inside = snapshot.domains[snapshot.domain_index(cost.domain)].hosts
+    used = {snapshot.host_index(node) for node in order}
+    avoided = [
+        snapshot.domains[d]
+        for d in snapshot.degraded
+        if snapshot.domains[d].hosts.start in inside
+        and snapshot.domains[d].index != snapshot.domain_index(cost.domain)
+        and not any(h in snapshot.domains[d].hosts for h in used)
+    ]
+    if not avoided:
+        return ""
+    shown = ", ".join(
+        f"{d.tier} uplink {d.id} ({d.uplink_gbps:g} of {d.nominal_gbps:g} Gbps)"
+        for d in avoided[:3]
+    )
+    more = f" and {len(avoided) - 3} more" if len(avoided) > 3 else ""
+    return f"; around degraded {shown}{more}"
 
 
 _PATTERN_WORDS = {
