@@ -64,6 +64,9 @@ class ClusterState:
         reserved_gpus: node name -> GPUs of netsched gang pods pinned to it, not yet bound.
         topologies: NetworkTopology name -> object.
         measurements: every LinkMeasurement, validated.
+        bandwidth: NetworkTopology name -> the estimate from ``measurements``, when the
+            caller keeps them current (the operator); :meth:`snapshot_for` makes any
+            other it needs.
     """
 
     nodes: tuple[NodeInfo, ...]
@@ -71,6 +74,7 @@ class ClusterState:
     reserved_gpus: Mapping[str, int] = field(default_factory=dict)
     topologies: Mapping[str, NetworkTopology] = field(default_factory=dict)
     measurements: tuple[LinkMeasurement, ...] = ()
+    bandwidth: Mapping[str, BandwidthEstimate] = field(default_factory=dict)
 
     def measurement_ttl(self, topology: NetworkTopology | None) -> timedelta:
         """The topology's ``measurementTTLSeconds``, else :data:`DEFAULT_MEASUREMENT_TTL`."""
@@ -114,8 +118,8 @@ class ClusterState:
         """The snapshot one decision for ``job`` reads: ``netsched place`` and the operator
         both build it here, so a dump of the cluster replays the operator's decision.
 
-        ``bandwidth`` is :meth:`bandwidth_for` the job's topology, made by the caller
-        when it keeps one current (the operator); else it is made here.
+        ``bandwidth`` is :meth:`bandwidth_for` the job's topology; when not given, it is
+        taken from :attr:`bandwidth`, else made here.
 
         Raises:
             ValueError: the job names a NetworkTopology that is not in the state (validate
@@ -136,7 +140,7 @@ class ClusterState:
             used_gpus=self.used_gpus,
             reserved=self.reserved_gpus,
             refused=refused,
-            bandwidth=bandwidth if bandwidth is not None else self.bandwidth_for(name, now=now),
+            bandwidth=bandwidth or self.bandwidth.get(name) or self.bandwidth_for(name, now=now),
         )
 
 

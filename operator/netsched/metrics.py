@@ -98,7 +98,7 @@ LINKS_DEGRADED = Gauge(
 )
 LINK_DEGRADED = Gauge(
     "netsched_link_degraded",
-    "1 for each degraded link (the slowest first, at most 32 per topology); 0 once recovered.",
+    "1 for each degraded switch uplink (at most 32 a level, slowest first); gone once recovered.",
     ["topology", "level", "domain"],
 )
 LINK_MEASURED_GBPS = Gauge(

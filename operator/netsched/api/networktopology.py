@@ -183,8 +183,9 @@ class DomainStatus(ApiModel):
     """Bandwidth of one domain's uplink, nominal and measured."""
 
     level: DnsLabel
-    name: Annotated[str, Field(min_length=1, max_length=253)]
-    """The domain: the value of the level's node label."""
+    name: Annotated[str, Field(min_length=1, max_length=1024)]
+    """The domain's path of label values, widest level first (``core-0/spine-1/leaf-3``): a
+    leaf's label value alone may repeat under two spines."""
     nodes: Annotated[int, Field(ge=0)] = 0
     nominal_gbps: Annotated[float, Field(ge=0)] = 0.0
     measured_gbps: Annotated[float | None, Field(ge=0)] = None

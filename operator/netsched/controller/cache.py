@@ -32,6 +32,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -40,13 +41,17 @@ from netsched.api import LinkMeasurement, NetworkTopology, TrainingJob
 from netsched.api.meta import plain
 from netsched.api.occupancy import ObjectError, node_info, pod_occupancy, reserved_node
 from netsched.clusterfile import ClusterState
+from netsched.domain.bandwidth import BandwidthEstimate
 from netsched.domain.lifecycle import GangPod
 from netsched.domain.manifests import JOB_LABEL, PLACEMENT_GATE, RANK_LABEL, RESTARTS_ANNOTATION
 from netsched.domain.nodes import NodeInfo
+from netsched.domain.scheme import DEFAULT_TOPOLOGY
 
 log = logging.getLogger("netsched.cache")
 OVERLAY_SECONDS = 30.0
 """How long a pod write the index has not shown yet is trusted (then the index is)."""
+REESTIMATE_SECONDS = 30.0
+"""The longest a bandwidth estimate is reused while nothing changes (samples age out)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +184,7 @@ class Cache:
     """(namespace, job) -> pod name -> the worker's latest write of it."""
     _written: dict[str, dict[str, Any]] = field(default_factory=dict)
     _parsed: dict[tuple[str, str], JobRecord] = field(default_factory=dict)
+    _bandwidth: BandwidthMemo = field(default_factory=lambda: BandwidthMemo())
 
     def _index(self, name: str) -> Mapping[Any, Iterable[Any]]:
         index: Mapping[Any, Iterable[Any]] = self.indexes[name]
@@ -244,8 +250,9 @@ class Cache:
     def forget(self, key: str) -> None:
         self._written.pop(key, None)
 
-    def cluster_state(self) -> ClusterState:
-        """Nodes, bound and reserved GPUs, topologies and measurements, as a file would hold."""
+    def cluster_state(self, *, at: datetime | None = None) -> ClusterState:
+        """Nodes, bound and reserved GPUs, topologies and measurements, as a file would hold,
+        with each topology's bandwidth estimate (made again only when its inputs change)."""
         used: dict[str, int] = {}
         reserved: dict[str, int] = {}
         seen: set[str] = set()
@@ -262,13 +269,15 @@ class Cache:
                     del writes[name]
                 elif node is not None and f"{namespace}/{name}" not in seen:
                     reserved[node] = reserved.get(node, 0) + written.gpus
-        return ClusterState(
+        state = ClusterState(
             nodes=self.nodes(),
             used_gpus=used,
             reserved_gpus=reserved,
             topologies={t.metadata.name or "": t for t in self._values("topology_index")},
             measurements=tuple(self._values("measurement_index")),
         )
+        bandwidth = self._bandwidth.estimates(state, now=at or datetime.now(UTC))
+        return dataclasses.replace(state, bandwidth=bandwidth)
 
     def jobs(self) -> list[JobRecord]:
         """Every TrainingJob, the newer of the index's copy and our last write."""
@@ -302,6 +311,40 @@ class Cache:
             self._parsed.clear()
         self._parsed[version] = record
         return record
+
+
+class BandwidthMemo:
+    """Each NetworkTopology's bandwidth estimate, kept between cycles.
+
+    An estimate reads every measurement; a decision must not. It is made again when the
+    topology, a node row or a measurement row changed (rows are compared by identity:
+    kopf's indexes keep a row until its object changes), or :data:`REESTIMATE_SECONDS`
+    passed (samples age out of the TTL with time alone).
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[str, tuple[tuple[Any, ...], float, BandwidthEstimate]] = {}
+
+    def estimates(self, state: ClusterState, *, now: datetime) -> dict[str, BandwidthEstimate]:
+        names = {*state.topologies, DEFAULT_TOPOLOGY}
+        for gone in set(self._made) - names:
+            del self._made[gone]
+        out = {}
+        for name in names:
+            inputs = (state.topologies.get(name), *state.nodes, None, *state.measurements)
+            last = self._made.get(name)
+            fresh = last is not None and time.monotonic() - last[1] < REESTIMATE_SECONDS
+            if last is not None and fresh and _same(last[0], inputs):
+                out[name] = last[2]
+                continue
+            estimate = state.bandwidth_for(name, now=now)
+            self._made[name] = (inputs, time.monotonic(), estimate)
+            out[name] = estimate
+        return out
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 def _newer(mine: Mapping[str, Any], *, than: Mapping[str, Any]) -> bool:

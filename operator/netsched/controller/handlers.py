@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import kopf
@@ -25,6 +26,7 @@ from netsched.controller import cache
 from netsched.controller.cache import Cache
 from netsched.controller.kube import Kube, connect
 from netsched.controller.options import Options
+from netsched.controller.topologies import TopologyReporter
 from netsched.controller.worker import Worker
 from netsched.domain.manifests import JOB_LABEL
 
@@ -84,21 +86,32 @@ async def configure(
         logger.info(
             "metrics on http://%s:%d/metrics", options.metrics_address, options.metrics_port
         )
+    kube = Kube(connect(options.kubeconfig))
+    cache = Cache({name: kwargs[name] for name in INDEXES})
     worker = Worker(
-        kube=Kube(connect(options.kubeconfig)),
-        cache=Cache({name: kwargs[name] for name in INDEXES}),
-        strategy=options.strategy,
+        kube=kube, cache=cache, strategy=options.strategy,
         starvation_seconds=options.starvation_seconds,
-    )
+    )  # fmt: skip
     memo["worker"] = worker
     memo["task"] = asyncio.create_task(worker.run(), name="netsched placement worker")
+    reporter = TopologyReporter(kube=kube, cache=cache)
+    memo["reporter"] = asyncio.create_task(
+        _when_ready(worker, reporter.run()), name="netsched topology status"
+    )
+
+
+async def _when_ready(worker: Worker, work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` once the cache is filled (a status from a half-listed cache would be wrong)."""
+    await worker.ready.wait()
+    await work
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
-    task: asyncio.Task[None] | None = memo.get("task")
-    if task is not None:
-        task.cancel()
+    for name in ("task", "reporter"):
+        task: asyncio.Task[None] | None = memo.get(name)
+        if task is not None:
+            task.cancel()
     worker: Worker | None = memo.get("worker")
     if worker is not None:
         await worker.kube.close()

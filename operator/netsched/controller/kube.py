@@ -140,6 +140,11 @@ class Kube:
                 raise Conflict(f"{namespace}/{name} changed meanwhile") from None
             raise
 
+    async def patch_topology_status(self, name: str, status: Mapping[str, Any]) -> None:
+        """Merge-patch a NetworkTopology's status (only the operator writes it)."""
+        path = f"/apis/{GROUP}/{VERSION}/networktopologies/{name}/status"
+        await self._request("PATCH", path, {"status": status}, content_type=MERGE_PATCH)
+
     async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return await self._request("GET", self._job_path(namespace, name))
@@ -158,25 +163,29 @@ class Kube:
     async def event(
         self, involved: Mapping[str, Any], *, type: str, reason: str, message: str
     ) -> None:
-        """Post a core/v1 Event about ``involved`` (what ``kubectl describe`` shows)."""
+        """Post a core/v1 Event about ``involved`` (what ``kubectl describe`` shows); one about
+        a cluster-scoped object goes to the ``default`` namespace, as kubectl looks for it."""
         metadata = involved["metadata"]
+        namespace = metadata.get("namespace")
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        subject = {
+            "apiVersion": involved.get("apiVersion"),
+            "kind": involved.get("kind"),
+            "name": metadata["name"],
+            "uid": metadata.get("uid"),
+            "resourceVersion": metadata.get("resourceVersion"),
+        }
+        if namespace:
+            subject["namespace"] = namespace
         await self.create(
             {
                 "apiVersion": "v1",
                 "kind": "Event",
                 "metadata": {
-                    "namespace": metadata["namespace"],
+                    "namespace": namespace or "default",
                     "name": f"{metadata['name']}.{uuid.uuid4().hex[:16]}",
                 },
-                "involvedObject": {
-                    "apiVersion": involved.get("apiVersion"),
-                    "kind": involved.get("kind"),
-                    "name": metadata["name"],
-                    "namespace": metadata["namespace"],
-                    "uid": metadata.get("uid"),
-                    "resourceVersion": metadata.get("resourceVersion"),
-                },
+                "involvedObject": subject,
                 "type": type,
                 "reason": reason,
                 "message": message[:1024],

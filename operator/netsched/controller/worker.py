@@ -148,7 +148,7 @@ class Worker:
         Never waits on the API server: every write goes to a task of its job's own.
         """
         started = time.perf_counter()
-        state = self.cache.cluster_state()
+        state = self.cache.cluster_state(at=now)
         healthy = self.cache.health()
         deadlines: list[datetime] = []
         waiting: list[tuple[JobRecord, Waiting]] = []
