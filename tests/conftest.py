@@ -27,7 +27,9 @@ import yaml
 T = TypeVar("T")
 
 TEST_NODES = 16
-REAL_NODES = 3
+REAL_NODES = 4
+"""Leaves {1, 2}, {3}, {4} (devcluster.fabric.leaf_of): traffic inside a leaf, and a choice
+of uplinks for a gang that must leave one."""
 CRDS = Path(__file__).resolve().parents[1] / "crds"
 WAIT_SECONDS = 60.0
 

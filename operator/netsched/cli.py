@@ -139,6 +139,29 @@ def dev_cluster_down(run_dir: Annotated[Path | None, typer.Option()] = None) -> 
     typer.echo("dev cluster stopped" if devcluster.down(run_dir) else "no dev cluster was running")
 
 
+@dev_cluster.command("degrade")
+def dev_cluster_degrade(
+    leaves: Annotated[
+        list[str], typer.Argument(help="LEAF=RATE, e.g. 1=50mbit; LEAF=restore for 200mbit.")
+    ],
+    run_dir: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Reshape real leaves' uplinks now, on the running fabric (the probe agents see it)."""
+    from netsched import devcluster
+    from netsched.devcluster import fabric
+
+    plane = devcluster.ControlPlane.load(run_dir or devcluster.default_run_dir())
+    if plane is None or not plane.real_prefix:
+        _fail(LookupError("no dev cluster with real nodes (dev-cluster up --real-nodes N)"))
+    try:
+        wanted = [v.replace("=restore", f"={fabric.UPLINK_RATE}") for v in leaves]
+        for leaf, rate in fabric.parse_degrade(wanted).items():
+            fabric.set_uplink_rate(plane.real_prefix, leaf, rate)
+            typer.echo(f"leaf {leaf} uplink: {rate}")
+    except ValueError as error:
+        _fail(error)
+
+
 @dev_cluster.command("status")
 def dev_cluster_status(run_dir: Annotated[Path | None, typer.Option()] = None) -> None:
     """Show whether each component is alive, its port and its log."""

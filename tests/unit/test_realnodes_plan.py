@@ -58,3 +58,9 @@ def test_containerd_clamps_oom_score_adj_and_uses_the_local_pause_image() -> Non
     assert "restrict_oom_score_adj = true" in config
     assert 'sandbox_image = "localhost/pause:local"' in config
     assert len(str(paths.containerd_socket)) < 108
+
+
+def test_beyond_the_first_pair_every_node_has_a_leaf_of_its_own() -> None:
+    # So a 3-pod gang over 4 nodes chooses between the uplinks of leaves 1 and 2.
+    plan = Fabric.plan(4, prefix="rnab12")
+    assert [n.leaf for n in plan.nodes] == [0, 0, 1, 2]

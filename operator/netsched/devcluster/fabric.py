@@ -4,13 +4,15 @@
 
                          host (kube-apiserver)           10.10.0.254, routes to every pod subnet
                                │ (unshaped)
-          ┌────────────── spine bridge ──────────────┐   in the fabric namespace
-     uplink│200 Mbit/s                        uplink │200 Mbit/s    (``--degrade LEAF=RATE``)
-       leaf bridge 0                            leaf bridge 1
-      1 Gbit/s│      │1 Gbit/s                  1 Gbit/s│
-          node 1   node 2                           node 3           one namespace each
-     10.10.0.1    10.10.0.2                      10.10.0.3           eth0: the node's address
-     pods 10.244.1.0/24  10.244.2.0/24            10.244.3.0/24     (a bridge CNI inside)
+          ┌────────────── spine bridge ─────────────────────────┐   in the fabric namespace
+     uplink│200 Mbit/s               uplink│200 Mbit/s    uplink│  (``--degrade LEAF=RATE``)
+       leaf bridge 0                 leaf bridge 1       leaf bridge 2 ...
+      1 Gbit/s│      │1 Gbit/s       1 Gbit/s│            1 Gbit/s│
+          node 1   node 2                node 3               node 4     one namespace each
+     10.10.0.1    10.10.0.2           10.10.0.3            10.10.0.4     eth0: the node's address
+     pods 10.244.1.0/24 10.244.2.0/24 10.244.3.0/24        10.244.4.0/24 (a bridge CNI inside)
+
+Nodes 1 and 2 share leaf 0; every later node has a leaf of its own (:func:`leaf_of`).
 
 Every link is a veth pair shaped with ``tc`` HTB in both directions, so traffic between
 two nodes under one leaf runs at the host rate and traffic between leaves at the uplink
@@ -41,8 +43,13 @@ HOST_RATE = "1gbit"
 """A node's link to its leaf (a 400 Gbit/s host link, scaled down)."""
 UPLINK_RATE = "200mbit"
 """A leaf's link to the spine (the leaf uplink, scaled down)."""
-HOSTS_PER_LEAF = 2
-"""Real nodes per leaf: with three nodes, one pair shares a leaf and one crosses the spine."""
+
+
+def leaf_of(index: int) -> int:
+    """Real node ``index``'s leaf (both 1-based and 0-based as in :class:`Node`): the first
+    leaf holds nodes 1 and 2 (traffic inside a leaf), every later node has a leaf of its
+    own (so a placement across leaves can choose which uplinks it crosses)."""
+    return max(0, index - 2)
 
 
 def prefix_for(run_dir: Path) -> str:
@@ -96,7 +103,7 @@ class Fabric:
     def plan(cls, count: int, *, prefix: str, degraded: dict[int, str] | None = None) -> Fabric:
         if not 1 <= count <= 200:
             raise ValueError(f"--real-nodes must be between 1 and 200, got {count}")
-        nodes = tuple(Node(i, (i - 1) // HOSTS_PER_LEAF, prefix) for i in range(1, count + 1))
+        nodes = tuple(Node(i, leaf_of(i), prefix) for i in range(1, count + 1))
         leaves = {n.leaf for n in nodes}
         for leaf in degraded or {}:
             if leaf not in leaves:
@@ -242,6 +249,20 @@ def create(fabric: Fabric) -> None:
                 run(
                     "ip", "-n", node.netns, "route", "replace", other.pod_cidr, "via", other.address
                 )
+
+
+def set_uplink_rate(prefix: str, leaf: int, rate: str = UPLINK_RATE) -> None:
+    """Shape one leaf's uplink (both directions) to ``rate`` now, on the running fabric
+    (``UPLINK_RATE`` restores it).
+
+    Raises:
+        ValueError: the fabric has no such leaf.
+    """
+    netns = f"{prefix}-fab"
+    if run("ip", "-n", netns, "link", "show", f"up{leaf}", check=False).returncode != 0:
+        raise ValueError(f"the real nodes' fabric {netns} has no leaf {leaf}")
+    _shape(netns, f"up{leaf}", rate)
+    _shape(netns, f"dn{leaf}", rate)
 
 
 def remove(prefix: str) -> list[str]:

@@ -6,15 +6,19 @@ server up and, every round, computes the cluster's whole probe schedule
 (:func:`netsched.domain.probe_schedule.plan_round`) from the same inputs as every other
 agent: the nodes its ``--node-selector`` picks (Ready, with the NetworkTopology's tier
 labels) and the round's number. It runs the probes it is the source of, each at its
-wave's time, and writes each result as the LinkMeasurement ``<source>.<level>``:
+wave's time, and writes each result as the LinkMeasurement
+``<source>.<level>.<round mod K>``:
 
-- **K = 1 per source and level.** The newest sample replaces the last one. What makes an
-  estimate robust is the number of different paths through a link (every source under a
-  leaf, and the probes towards it), not one pair's history; one object per source and
-  level bounds the objects at ``nodes x levels`` (3000 for 1000 nodes under three tiers),
-  whatever the peers' rotation. Each object is owned by its source Node, so the garbage
-  collector removes a node's measurements with the node; the agent deletes its own
-  objects for levels the topology no longer has and for peers that are gone.
+- **K = 3 per source and level**, so at most 3 per pair: a round's sample replaces the
+  one of three rounds before. Peers rotate every round, so the three are usually three
+  different paths, and the estimate can tell a slow link from a slow peer (a link's
+  culprit is judged by the best recent sample through it); one sample would leave
+  that to chance in a small cluster, and keeping every pair's history would grow with
+  the peers a node rotates through. The objects stay bounded at ``K x nodes x levels``
+  (9000 for 1000 nodes under three tiers). Each is owned by its source Node, so the
+  garbage collector removes a node's measurements with the node; the agent deletes
+  its own objects for levels the topology no longer has, slots beyond K, and peers
+  that are gone.
 - **Never through busy nodes.** Before each probe the agent lists the netsched gang pods
   (bound, or pinned and not yet bound) and skips the probe if one holds GPUs on either
   end (``--probe-busy`` turns that off).
@@ -57,7 +61,8 @@ log = logging.getLogger("netsched.probe")
 GROUP_PATH = "/apis/netsched.io/v1alpha1"
 SOURCE_LABEL = "netsched.io/source-node"
 LEVEL_LABEL = "netsched.io/level"
-MIN_INTERVAL_SECONDS = 10
+SAMPLES_PER_LEVEL = 3
+"""K: the measurements one source keeps per level (see the module's docstring)."""
 RETRY_SECONDS = 30.0
 
 
@@ -101,15 +106,17 @@ class Peer:
     uid: str
 
 
-def measurement_name(source: str, level: str) -> str:
-    """The one LinkMeasurement of ``source`` at ``level`` (a DNS subdomain, as node names are)."""
-    return f"{source}.{level}"
+def measurement_name(source: str, level: str, round_index: int) -> str:
+    """The LinkMeasurement ``source`` writes at ``level`` in round ``round_index``: one of
+    :data:`SAMPLES_PER_LEVEL` (a DNS subdomain, as node names are)."""
+    return f"{source}.{level}.{round_index % SAMPLES_PER_LEVEL}"
 
 
 def measurement_manifest(
     probe: Probe,
     result: iperf3.Measured,
     *,
+    round_index: int,
     source_uid: str,
     measured_at: datetime,
     duration_seconds: int,
@@ -123,7 +130,7 @@ def measurement_manifest(
         "apiVersion": API_VERSION,
         "kind": "LinkMeasurement",
         "metadata": {
-            "name": measurement_name(probe.source, probe.level),
+            "name": measurement_name(probe.source, probe.level, round_index),
             "labels": {
                 SOURCE_LABEL: sanitize_label_value(probe.source),
                 LEVEL_LABEL: probe.level,
@@ -299,7 +306,7 @@ class Agent:
                 duration_seconds=settings.duration_seconds,
             )  # fmt: skip
             self.sleep(max(0.0, start - self.clock()))
-            self._probe(probe, settings, me, peers[probe.target])
+            self._probe(probe, index, settings, me, peers[probe.target])
         self.prune(settings.scheme, peers)
         metrics.PROBE_ROUNDS.labels(result="ran").inc()
         return (index + 1) * settings.interval_seconds
@@ -321,7 +328,7 @@ class Agent:
             log.warning("%d probes do not fit in one round: raise intervalSeconds", plan.deferred)
         return index, list(plan.of(self.options.node))
 
-    def _probe(self, probe: Probe, settings: Settings, me: Peer, peer: Peer) -> None:
+    def _probe(self, probe: Probe, index: int, settings: Settings, me: Peer, peer: Peer) -> None:
         busy = self.busy(probe.source, probe.target)
         if busy:
             log.info("skipped %s -> %s: a running gang holds %s", probe.source, probe.target,
@@ -344,6 +351,7 @@ class Agent:
         manifest = measurement_manifest(
             probe,
             outcome,
+            round_index=index,
             source_uid=me.uid,
             measured_at=datetime.fromtimestamp(self.clock(), UTC),
             duration_seconds=settings.duration_seconds,
@@ -388,8 +396,8 @@ class Agent:
             request(self.api, "POST", f"{GROUP_PATH}/linkmeasurements", manifest)
 
     def prune(self, scheme: TopologyScheme, peers: Mapping[str, Peer]) -> list[str]:
-        """Delete this node's measurements of levels the scheme lacks or of peers that are
-        gone; returns their names."""
+        """Delete this node's measurements of levels the scheme lacks, of slots beyond K, or
+        of peers that are gone; returns their names."""
         selector = quote(f"{SOURCE_LABEL}={sanitize_label_value(self.options.node)}")
         items = request(self.api, "GET", f"{GROUP_PATH}/linkmeasurements?labelSelector={selector}")
         levels = set(scheme.tier_names[1:])
@@ -398,9 +406,11 @@ class Agent:
             spec = item.get("spec") or {}
             if spec.get("sourceNode") != self.options.node:
                 continue
-            if spec.get("level") in levels and spec.get("targetNode") in peers:
-                continue
             name = item["metadata"]["name"]
+            slots = {measurement_name(self.options.node, str(spec.get("level")), k)
+                     for k in range(SAMPLES_PER_LEVEL)}  # fmt: skip
+            if spec.get("level") in levels and spec.get("targetNode") in peers and name in slots:
+                continue
             try:
                 request(self.api, "DELETE", f"{GROUP_PATH}/linkmeasurements/{name}")
             except HTTPError as error:

@@ -1,0 +1,230 @@
+"""Measured → aggregated → placed, end to end on the real nodes: the probe agent runs as a real
+DaemonSet from the netsched image, measures the fabric shaped with tc HTB, the operator finds
+the uplink degraded at runtime, and a TrainingJob it places goes around that uplink, where
+before the measurements it crossed it.
+
+The fabric (devcluster.fabric): real nodes 1 and 2 under leaf 0, nodes 3 and 4 under leaves 1
+and 2 of their own, one spine; 1 Gbit/s host links, 200 Mbit/s uplinks. A 3-pod gang of whole
+nodes must leave leaf 0 for one of leaves 1 and 2: on nominal rates they tie, and the test
+degrades the uplink of the one the operator chose to 50 Mbit/s.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from gangs import OperatorProcess, delete_jobs, pods, ranks_by_node, training_job, wait_phase
+
+from conftest import Cluster
+from netsched import devcluster
+from netsched.devcluster.fabric import UPLINK_RATE, set_uplink_rate
+from netsched.devcluster.images import NETSCHED, TOOLS
+from netsched.devcluster.realnodes import REAL_NODE_LABEL
+
+pytestmark = [pytest.mark.integration, pytest.mark.realnodes]
+
+TOPOLOGY = "real-fabric"
+NAMESPACE = "netsched-probe"
+INTERVAL, DURATION = 40, 3
+SHAPED = {"host": 1.0, "uplink": 0.2, "degraded": 0.05}  # Gbit/s, as devcluster.fabric shapes
+GOODPUT = 1448 / 1514  # TCP payload per 1514-byte Ethernet frame at a 1500-byte MTU
+ON_REAL_NODES: dict[str, Any] = {
+    "nodeSelector": {REAL_NODE_LABEL: "true"},
+    "tolerations": [{"key": REAL_NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}],
+}
+AGENT_RULES: list[dict[str, Any]] = [
+    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+    {"apiGroups": ["netsched.io"], "resources": ["networktopologies"], "verbs": ["get"]},
+    {"apiGroups": ["netsched.io"], "resources": ["linkmeasurements"],
+     "verbs": ["get", "list", "create", "patch", "delete"]},
+]  # fmt: skip
+
+
+def topology() -> dict[str, Any]:
+    """The real fabric's tiers at the rates it is shaped to (the default labels)."""
+    return {
+        "apiVersion": "netsched.io/v1alpha1",
+        "kind": "NetworkTopology",
+        "metadata": {"name": TOPOLOGY},
+        "spec": {
+            "levels": [
+                {"name": "core", "nodeLabel": "netsched.io/core"},
+                {"name": "spine", "nodeLabel": "netsched.io/spine", "uplinkGbps": 0.2},
+                {"name": "leaf", "nodeLabel": "netsched.io/leaf", "uplinkGbps": SHAPED["uplink"]},
+            ],
+            "hostGbps": SHAPED["host"],
+            "measurementTTLSeconds": 100,
+            "degradedBelowFraction": 0.7,
+            "probe": {"intervalSeconds": 60, "durationSeconds": DURATION, "parallelStreams": 2},
+        },
+    }
+
+
+def agent_manifests() -> list[dict[str, Any]]:
+    container = {
+        "name": "probe",
+        "image": NETSCHED,
+        "imagePullPolicy": "Never",
+        "args": [
+            "probe-agent", "--topology", TOPOLOGY, "--node-selector", f"{REAL_NODE_LABEL}=true",
+            "--interval", str(INTERVAL), "--metrics-port", "0",
+        ],
+        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+    }  # fmt: skip
+    labels = {"app.kubernetes.io/name": "netsched-probe"}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": "probe", "namespace": NAMESPACE}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": "netsched-test-probe"}, "rules": AGENT_RULES},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "netsched-test-probe"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                     "name": "netsched-test-probe"},
+         "subjects": [{"kind": "ServiceAccount", "name": "probe", "namespace": NAMESPACE}]},
+        {"apiVersion": "apps/v1", "kind": "DaemonSet",
+         "metadata": {"name": "netsched-probe", "namespace": NAMESPACE},
+         "spec": {"selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels},
+                               "spec": {**ON_REAL_NODES, "hostNetwork": True,
+                                        "serviceAccountName": "probe",
+                                        "containers": [container]}}}},
+    ]  # fmt: skip
+
+
+def gang(name: str, namespace: str) -> dict[str, Any]:
+    manifest = training_job(name, namespace, replicas=3, gpus=8)
+    spec = manifest["spec"]
+    spec["topology"] = {"networkTopology": TOPOLOGY}
+    spec["template"]["spec"] |= ON_REAL_NODES
+    spec["template"]["spec"]["containers"][0] |= {
+        "image": TOOLS, "imagePullPolicy": "Never", "command": ["sleep", "3600"],
+    }  # fmt: skip
+    return manifest
+
+
+def leaf_of(cluster: Cluster, node: str) -> str:
+    labels = cluster.get("node", node)["metadata"]["labels"]
+    return "/".join(labels[f"netsched.io/{tier}"] for tier in ("core", "spine", "leaf"))
+
+
+def place(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
+    cluster.apply(gang(name, namespace))
+    return wait_phase(cluster, namespace, name, "Running", timeout=120)
+
+
+def domains(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    status = cluster.get("networktopology", TOPOLOGY).get("status") or {}
+    return {d["name"]: d for d in status.get("domains") or []}
+
+
+def topology_events(cluster: Cluster, reason: str) -> list[dict[str, Any]]:
+    """The Events about the topology (a cluster-scoped object's go to ``default``)."""
+    selector = f"involvedObject.name={TOPOLOGY},reason={reason}"
+    found = cluster.get("events", "-n", "default", "--field-selector", selector)["items"]
+    return list(found)
+
+
+@pytest.fixture
+def probes(real_nodes: Cluster) -> Iterator[Cluster]:
+    """The probe DaemonSet, gone afterwards with everything it wrote."""
+    cluster = real_nodes
+    try:
+        yield cluster
+    finally:
+        for manifest in reversed(agent_manifests()):
+            where = ["-n", NAMESPACE] if "namespace" in manifest["metadata"] else []
+            kind, name = manifest["kind"], manifest["metadata"]["name"]
+            cluster.kubectl("delete", kind, name, *where, "--ignore-not-found", check=False)
+        cluster.kubectl("delete", "linkmeasurements", "--all", check=False)
+        cluster.kubectl("delete", "networktopology", TOPOLOGY, "--ignore-not-found", check=False)
+
+
+def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
+    probes: Cluster, operator: OperatorProcess, namespaces: Callable[[], str]
+) -> None:
+    cluster = probes
+    plane = devcluster.ControlPlane.load(cluster.kubeconfig.parent)
+    assert plane is not None and plane.real_prefix, "needs the dev cluster's real nodes"
+    cluster.kubectl("delete", "linkmeasurements", "--all")
+    cluster.apply(topology())
+    namespace = namespaces()
+
+    # Before any measurement: the gang leaves leaf 0 through one of the single-node leaves.
+    before = place(cluster, namespace, "before")
+    leaves = {leaf_of(cluster, node) for _, node in ranks_by_node(before)}
+    [crossed] = [leaf for leaf in leaves if not leaf.endswith("leaf-real-0")]
+    delete_jobs(cluster, namespace)
+    slow = int(crossed.rsplit("-", 1)[1])
+    set_uplink_rate(plane.real_prefix, slow, "50mbit")
+    try:
+        for manifest in agent_manifests():
+            cluster.apply(manifest)
+        cluster.kubectl("-n", NAMESPACE, "rollout", "status", "daemonset/netsched-probe",
+                        "--timeout=120s")  # fmt: skip
+
+        def found_degraded() -> dict[str, dict[str, Any]] | None:
+            measured = domains(cluster)
+            leaves = {k: v for k, v in measured.items() if "/leaf-real-" in k}
+            measured_all = len(leaves) == 3 and all("measuredGbps" in v for v in leaves.values())
+            flagged = {k for k, v in leaves.items() if v.get("degraded")}
+            return leaves if measured_all and flagged == {crossed} else None
+
+        leaves_status = cluster.wait_for(
+            found_degraded, what=f"the operator to find only {crossed} degraded", timeout=420
+        )
+        # The estimate of each leaf uplink, within 15 % of its shaped rate's goodput.
+        for name, entry in leaves_status.items():
+            rate = SHAPED["degraded"] if name == crossed else SHAPED["uplink"]
+            assert entry["measuredGbps"] == pytest.approx(rate * GOODPUT, rel=0.15), entry
+        # Each sample, by what its path crosses.
+        errors: dict[str, list[float]] = {"host": [], "uplink": [], "degraded": []}
+        for m in cluster.get("linkmeasurements")["items"]:
+            spec = m["spec"]
+            ends = {leaf_of(cluster, spec["sourceNode"]), leaf_of(cluster, spec["targetNode"])}
+            kind = (
+                "host" if spec["level"] == "leaf" else "degraded" if crossed in ends else "uplink"
+            )
+            errors[kind].append(spec["gbps"] / (SHAPED[kind] * GOODPUT) - 1)
+        for kind, values in errors.items():
+            assert values, f"no sample across a {kind} link"
+            assert max(abs(v) for v in values) < 0.15, (kind, values)
+        print(
+            "probe error vs goodput:",
+            {k: round(statistics.median(v), 4) for k, v in errors.items()},
+        )
+
+        condition = next(
+            c for c in cluster.get("networktopology", TOPOLOGY)["status"]["conditions"]
+            if c["type"] == "Degraded"
+        )  # fmt: skip
+        assert condition["status"] == "True" and crossed in condition["message"]
+        assert any(crossed in e["message"] for e in topology_events(cluster, "LinkDegraded"))
+        series = operator.scrape()
+        assert any(k.startswith("netsched_link_degraded{") and crossed in k and v == 1
+                   for k, v in series.items()), series  # fmt: skip
+
+        # Placed again, the gang goes around the degraded uplink and says so.
+        after = place(cluster, namespace, "after")
+        leaves = {leaf_of(cluster, node) for _, node in ranks_by_node(after)}
+        assert crossed not in leaves and len(leaves) == 2, leaves
+        assert (
+            f"around degraded leaf uplink {crossed}" in after["status"]["placement"]["explanation"]
+        )
+        assert all(p["status"]["phase"] == "Running" for p in pods(cluster, namespace, "after"))
+        delete_jobs(cluster, namespace)
+
+        # Recovery clears it.
+        set_uplink_rate(plane.real_prefix, slow, UPLINK_RATE)
+        cluster.wait_for(
+            lambda: not any(v.get("degraded") for v in domains(cluster).values()),
+            what=f"{crossed} to recover", timeout=420,
+        )  # fmt: skip
+        assert any(crossed in e["message"] for e in topology_events(cluster, "LinkRecovered"))
+    finally:
+        set_uplink_rate(plane.real_prefix, slow, UPLINK_RATE)
