@@ -7,8 +7,9 @@ Why cluster-scoped: a measurement describes two Nodes and the fabric between the
 all cluster-scoped; no namespace is its natural home. Being cluster-scoped also lets
 the agent give it an ownerReference to its source Node (a namespaced owner would not
 be allowed), so the garbage collector deletes a node's measurements with the node.
-The agent updates one object per (source, target) pair instead of creating one per
-sample, so the number of objects stays bounded by the pairs it probes.
+The agent keeps three objects per source node and level (``<source>.<level>.<round mod 3>``,
+see :mod:`netsched.probe.agent`) instead of creating one per sample, so the number of
+objects stays bounded at ``3 x nodes x levels``.
 """
 
 from __future__ import annotations

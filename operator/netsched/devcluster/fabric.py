@@ -163,37 +163,16 @@ def run(*command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 def _shape(netns: str | None, device: str, rate: str) -> None:
     """HTB on ``device``'s egress: one class at ``rate``, everything in it."""
     where = ["-n", netns] if netns else []
-    run(
-        "tc",
-        *where,
-        "qdisc",
-        "replace",
-        "dev",
-        device,
-        "root",
-        "handle",
-        "1:",
-        "htb",
-        "default",
-        "10",
-    )
-    run(
-        "tc",
-        *where,
-        "class",
-        "replace",
-        "dev",
-        device,
-        "parent",
-        "1:",
-        "classid",
-        "1:10",
-        "htb",
-        "rate",
-        rate,
-        "ceil",
-        rate,
-    )
+    run("tc", *where, "qdisc", "replace", "dev", device, "root", "handle", "1:", "htb",
+        "default", "10")  # fmt: skip
+    _rate(netns, device, rate)
+
+
+def _rate(netns: str | None, device: str, rate: str) -> None:
+    """Set the rate of ``device``'s HTB class (made by :func:`_shape`)."""
+    where = ["-n", netns] if netns else []
+    run("tc", *where, "class", "replace", "dev", device, "parent", "1:", "classid", "1:10",
+        "htb", "rate", rate, "ceil", rate)  # fmt: skip
 
 
 def _veth(inner: str, inner_ns: str, outer: str, outer_ns: str, *, temporary: str) -> None:
@@ -243,6 +222,9 @@ def create(fabric: Fabric) -> None:
     run("ip", "addr", "add", f"{HOST_ADDRESS}/24", "dev", fabric.host_link)
     run("ip", "link", "set", fabric.host_link, "up")
     for node in fabric.nodes:
+        # The host is every node's gateway: host-network pods reach ClusterIPs through it
+        # (a local packet needs a route before kube-proxy's DNAT rewrites its destination).
+        run("ip", "-n", node.netns, "route", "replace", "default", "via", HOST_ADDRESS)
         run("ip", "route", "replace", node.pod_cidr, "via", node.address)
         for other in fabric.nodes:
             if other != node:
@@ -261,8 +243,8 @@ def set_uplink_rate(prefix: str, leaf: int, rate: str = UPLINK_RATE) -> None:
     netns = f"{prefix}-fab"
     if run("ip", "-n", netns, "link", "show", f"up{leaf}", check=False).returncode != 0:
         raise ValueError(f"the real nodes' fabric {netns} has no leaf {leaf}")
-    _shape(netns, f"up{leaf}", rate)
-    _shape(netns, f"dn{leaf}", rate)
+    _rate(netns, f"up{leaf}", rate)
+    _rate(netns, f"dn{leaf}", rate)
 
 
 def remove(prefix: str) -> list[str]:

@@ -262,8 +262,8 @@ class Agent:
             while self.options.rounds is None or done < self.options.rounds:
                 try:
                     ended = self.round()
-                except (HTTPError, LookupError, OSError) as error:
-                    log.error("round skipped: %s", error)
+                except Exception as error:  # the API server unreachable, a refusal, a bad object
+                    log.error("round skipped, retrying in %.0f s: %s", RETRY_SECONDS, error)
                     metrics.PROBE_ROUNDS.labels(result="failed").inc()
                     self.sleep(RETRY_SECONDS)
                     continue

@@ -95,6 +95,24 @@ def _kind(error: str) -> str:
     return "error"
 
 
+def client_command(
+    binary: str,
+    target: str,
+    *,
+    port: int = DEFAULT_PORT,
+    duration_seconds: int,
+    streams: int,
+    bind: str | None = None,
+) -> list[str]:
+    """The iperf3 client command line of one probe."""
+    command = [
+        binary, "--client", target, "--port", str(port), "--json",
+        "--time", str(duration_seconds), "--parallel", str(streams),
+        "--omit", str(OMIT_SECONDS), "--connect-timeout", str(CONNECT_TIMEOUT_MS),
+    ]  # fmt: skip
+    return [*command, "--bind", bind] if bind else command
+
+
 def measure(
     target: str,
     *,
@@ -108,13 +126,9 @@ def measure(
     path = shutil.which(binary)
     if path is None:
         return Failed(MISSING, "missing")
-    command = [
-        path, "--client", target, "--port", str(port), "--json",
-        "--time", str(duration_seconds), "--parallel", str(streams),
-        "--omit", str(OMIT_SECONDS), "--connect-timeout", str(CONNECT_TIMEOUT_MS),
-    ]  # fmt: skip
-    if bind:
-        command += ["--bind", bind]
+    command = client_command(
+        path, target, port=port, duration_seconds=duration_seconds, streams=streams, bind=bind
+    )
     limit = duration_seconds + OMIT_SECONDS + CONNECT_TIMEOUT_MS / 1000 + 10
     try:
         run = subprocess.run(command, capture_output=True, text=True, timeout=limit, check=False)
