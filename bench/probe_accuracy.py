@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -49,7 +51,19 @@ def shape(netns: str, rate: str) -> None:
        "htb", "rate", rate, "ceil", rate)  # fmt: skip
 
 
+def remove_leftovers() -> None:
+    """The namespaces of a run that was killed (``pa<hex>-a``/``-b``), and what runs in them."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for name in (line.split(" ")[0] for line in listed.splitlines()):
+        if re.fullmatch(r"pa[0-9a-f]{4}-[ab]", name):
+            pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+            for pid in pids.stdout.split():
+                os.kill(int(pid), signal.SIGKILL)
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
 def run(repeat: int) -> list[tuple[str, str, list[float]]]:
+    remove_leftovers()
     prefix = f"pa{os.getpid() % 0x10000:04x}"
     left, right = f"{prefix}-a", f"{prefix}-b"
     binary = shutil.which("iperf3")

@@ -142,6 +142,27 @@ def training_job(
     }
 
 
+def network_topology(
+    name: str, *, host_gbps: float, spine_gbps: float, leaf_gbps: float, **spec: Any
+) -> dict[str, Any]:
+    """A NetworkTopology over netsched's default labels (core > spine > leaf); ``spec`` adds
+    or overrides top-level spec fields."""
+    return {
+        "apiVersion": "netsched.io/v1alpha1",
+        "kind": "NetworkTopology",
+        "metadata": {"name": name},
+        "spec": {
+            "levels": [
+                {"name": "core", "nodeLabel": "netsched.io/core"},
+                {"name": "spine", "nodeLabel": "netsched.io/spine", "uplinkGbps": spine_gbps},
+                {"name": "leaf", "nodeLabel": "netsched.io/leaf", "uplinkGbps": leaf_gbps},
+            ],
+            "hostGbps": host_gbps,
+            **spec,
+        },
+    }
+
+
 def job(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
     found: dict[str, Any] = cluster.get("tj", name, "-n", namespace)
     return found

@@ -49,3 +49,31 @@ def test_a_gang_pod_row_is_keyed_by_its_job() -> None:
 
 def test_a_pod_without_a_rank_is_no_gang_pod() -> None:
     assert gang_row(pod("Running", labels={"netsched.io/job": "llm"})) == {}
+
+
+def test_the_bandwidth_estimate_is_made_again_only_when_its_inputs_change() -> None:
+    from datetime import UTC, datetime
+
+    from netsched.api import LinkMeasurement
+    from netsched.clusterfile import ClusterState
+    from netsched.controller.cache import BandwidthMemo
+    from netsched.devcluster.nodes import leaf_spine
+
+    nodes = tuple(leaf_spine(16))
+    sample = LinkMeasurement.model_validate(
+        {"metadata": {"name": "m"},
+         "spec": {"sourceNode": nodes[0].name, "targetNode": nodes[9].name, "level": "spine",
+                  "gbps": 40.0, "measuredAt": "2026-12-01T12:00:00Z"}}
+    )  # fmt: skip
+    now = datetime(2026, 12, 1, 12, 1, tzinfo=UTC)
+    memo = BandwidthMemo()
+    state = ClusterState(nodes=nodes, measurements=(sample,))
+    first = memo.estimates(state, now=now)["default"]
+    assert first.uplinks  # the sample blames both leaves it crosses
+    same_rows = ClusterState(nodes=tuple(nodes), measurements=(sample,), used_gpus={"x": 1})
+    assert memo.estimates(same_rows, now=now)["default"] is first
+    other = sample.model_copy(deep=True)
+    assert (
+        memo.estimates(ClusterState(nodes=nodes, measurements=(other,)), now=now)["default"]
+        is not first
+    )
