@@ -8,7 +8,7 @@ NCA_VENV := .venv-nca
 NCA := $(NCA_VENV)/bin/nca
 export GOTOOLCHAIN ?= local
 
-.PHONY: demo test install nca lint doctest unit integration binaries real-node-deps crds bench bench-e2e down clean
+.PHONY: demo test install nca lint doctest unit integration binaries real-node-deps crds manifests bench bench-e2e down clean
 
 $(BIN)/netsched: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,8 @@ $(NCA): hack/nca/requirements.txt
 
 nca: $(NCA) ## network-config-analyzer in a virtualenv of its own (its pins clash with netsched's)
 
-binaries: install ## build (once) the control-plane and real-node binaries into ~/.cache/netsched
-	$(NETSCHED) dev-cluster build --real-nodes
+binaries: install ## build (once) the control-plane, real-node and install-path binaries into ~/.cache/netsched
+	$(NETSCHED) dev-cluster build --real-nodes --tools
 
 # What real nodes run that comes from Debian (docs/development.md); needs root and apt.
 REAL_NODE_PACKAGES := containerd runc containernetworking-plugins iptables ipset conntrack \
@@ -74,8 +74,12 @@ integration: binaries nca real-node-deps
 test: lint doctest binaries nca real-node-deps ## everything CI runs
 	$(BIN)/pytest tests -q
 
-crds: install ## regenerate crds/ from the pydantic models
+crds: install ## regenerate crds/ (and the chart's copy) from the pydantic models
 	$(NETSCHED) crd --write
+	cp crds/*.yaml deploy/helm/netsched/crds/
+
+manifests: binaries ## re-render deploy/manifests/install.yaml from the Helm chart
+	$(NETSCHED) dev-cluster manifests > deploy/manifests/install.yaml
 
 bench: install ## placement benchmark; rewrites its section of docs/benchmarks.md
 	$(BIN)/python bench/placement.py

@@ -45,8 +45,12 @@ def sh(*argv: str) -> None:
 
 
 def shape(netns: str, rate: str) -> None:
-    sh("tc", "-n", netns, "qdisc", "replace", "dev", "eth0", "root", "handle", "1:", "htb",
-       "default", "10")  # fmt: skip
+    """One HTB class at ``rate`` on eth0's egress (the qdisc is made once, then reshaped)."""
+    listed = subprocess.run(["tc", "-n", netns, "qdisc", "show", "dev", "eth0"],
+                            capture_output=True, text=True).stdout  # fmt: skip
+    if "htb" not in listed:
+        sh("tc", "-n", netns, "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "htb",
+           "default", "10")  # fmt: skip
     sh("tc", "-n", netns, "class", "replace", "dev", "eth0", "parent", "1:", "classid", "1:10",
        "htb", "rate", rate, "ceil", rate)  # fmt: skip
 

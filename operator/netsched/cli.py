@@ -50,6 +50,7 @@ def dev_cluster_build(
             help="Also build what real nodes run: kubelet, kube-proxy, CoreDNS, kube-router."
         ),
     ] = False,
+    tools: Annotated[bool, typer.Option(help="Also build the install path's tools: helm.")] = False,
 ) -> None:
     """Build (or find cached) every control-plane binary."""
     from netsched.devcluster import ComponentError, binaries
@@ -57,6 +58,8 @@ def dev_cluster_build(
     components = binaries.COMPONENTS
     if real_nodes:
         components += binaries.REAL_NODE_COMPONENTS
+    if tools:
+        components += binaries.TOOL_COMPONENTS
     try:
         for name, path in binaries.ensure_all(components, announce=True).items():
             typer.echo(f"{name:<24} {path}")
@@ -159,6 +162,19 @@ def dev_cluster_degrade(
             fabric.set_uplink_rate(plane.real_prefix, leaf, rate)
             typer.echo(f"leaf {leaf} uplink: {rate}")
     except ValueError as error:
+        _fail(error)
+
+
+@dev_cluster.command("manifests")
+def dev_cluster_manifests(
+    values: Annotated[list[str] | None, typer.Option("--set", help="A chart value, k=v.")] = None,
+) -> None:
+    """Print the Helm chart rendered as plain manifests (deploy/manifests/install.yaml)."""
+    from netsched.devcluster import ComponentError, chart
+
+    try:
+        typer.echo(chart.render(values or ()), nl=False)
+    except ComponentError as error:
         _fail(error)
 
 

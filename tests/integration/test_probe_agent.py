@@ -251,10 +251,11 @@ def test_a_busy_node_is_not_probed(
         },
     }  # fmt: skip
     api.apply(pinned)
-    logs = run_agents(api, pair)
+    # Two rounds each: a's and b's peers under another leaf alternate between each other and c.
+    logs = run_agents(api, pair, rounds=2)
     assert not measurements(api), "a probe touched a node a gang holds"
     assert "skipped probe-a -> probe-b" in logs["probe-a"] or "skipped probe-b" in logs["probe-b"]
-    logs = run_agents(api, pair, "--probe-busy")
+    logs = run_agents(api, pair, "--probe-busy", rounds=2)
     assert measurements(api), f"--probe-busy probed nothing:\n{logs}"
 
 

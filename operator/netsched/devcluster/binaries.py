@@ -29,6 +29,7 @@ KWOK_VERSION = "v0.8.0"
 ETCD_VERSION = "v3.6.16"
 COREDNS_VERSION = "v1.14.7"
 KUBE_ROUTER_VERSION = "v2.1.0"
+HELM_VERSION = "v3.22.0"
 
 
 def _kubernetes_ldflags(version: str) -> str:
@@ -98,6 +99,17 @@ REAL_NODE_COMPONENTS: tuple[Component, ...] = (
 )
 """What real nodes add (``dev-cluster up --real-nodes N``): built only when asked for.
 kube-proxy gives the pods ClusterIP Services: cluster DNS and the API server."""
+
+TOOL_COMPONENTS: tuple[Component, ...] = (
+    Component(
+        name="helm",
+        version=HELM_VERSION,
+        module_dir="helm",
+        package="helm.sh/helm/v3/cmd/helm",
+        ldflags=f"-s -w -X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
+    ),
+)
+"""The install path's tools (``dev-cluster build --tools``): helm, for the chart's tests."""
 
 
 def hack_dir() -> Path:

@@ -46,6 +46,7 @@ NETSCHED_PACKAGES = ("python3", "python3-venv", "ca-certificates", "iperf3")
 """``iperf3`` is the probe agent's tool (``netsched probe-agent``)."""
 SOURCE = Path(__file__).resolve().parents[3]
 """The checkout the netsched image is built from (its wheel, made here)."""
+INSTALL_WHEELS = SOURCE / "hack" / "install-wheels.sh"
 ALLREDUCE = """\
 # One all-reduce over gloo, from the environment netsched sets: MASTER_ADDR (rank 0 through
 # the job's headless Service), MASTER_PORT, WORLD_SIZE and RANK. Exits non-zero on failure.
@@ -188,8 +189,9 @@ def _debian(root: Path, packages: tuple[str, ...], *hooks: str, what: str) -> No
 
 
 def _fill_netsched(root: Path) -> None:
-    """The wheel and every dependency are made here (``pip wheel``, this Python's minor
-    version is Debian's) and installed in the image without a network."""
+    """The Dockerfile's steps on a Debian root filesystem: the wheel and every dependency made
+    here (``pip wheel``; this Python's minor version is Debian's), installed by
+    ``hack/install-wheels.sh`` without a network, each wheel checked against its hash."""
     with tempfile.TemporaryDirectory() as wheels:
         _run(
             sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", wheels, str(SOURCE),
@@ -199,17 +201,16 @@ def _fill_netsched(root: Path) -> None:
             root,
             NETSCHED_PACKAGES,
             f'mkdir -p "$1/tmp/wheels" && cp {wheels}/*.whl "$1/tmp/wheels/"',
-            'chroot "$1" python3 -m venv /opt/netsched',
-            'chroot "$1" /opt/netsched/bin/pip install --quiet --no-index '
-            "--find-links /tmp/wheels netsched",
-            'rm -rf "$1/tmp/wheels"',
+            f'cp {INSTALL_WHEELS} "$1/tmp/install-wheels"',
+            'chroot "$1" sh /tmp/install-wheels /tmp/wheels /opt/netsched',
+            'rm -rf "$1/tmp/wheels" "$1/tmp/install-wheels"',
             what="netsched",
         )
 
 
 def _source_digest() -> str:
     """The netsched package as the image would hold it: its sources and pyproject.toml."""
-    digest = hashlib.sha256((SOURCE / "pyproject.toml").read_bytes())
+    digest = hashlib.sha256((SOURCE / "pyproject.toml").read_bytes() + INSTALL_WHEELS.read_bytes())
     for path in sorted((SOURCE / "operator" / "netsched").rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -48,7 +48,7 @@ def _around_degraded(snapshot: ClusterSnapshot, cost: Cost, order: Sequence[str]
     if not avoided:
         return ""
     shown = ", ".join(
-        f"{d.tier} uplink {d.id} ({d.uplink_gbps:g} of {d.nominal_gbps:g} Gbps)"
+        f"{d.tier} uplink {d.id} ({d.uplink_gbps or 0:.3g} of {d.nominal_gbps or 0:g} Gbps)"
         for d in avoided[:3]
     )
     more = f" and {len(avoided) - 3} more" if len(avoided) > 3 else ""
