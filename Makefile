@@ -8,7 +8,7 @@ NCA_VENV := .venv-nca
 NCA := $(NCA_VENV)/bin/nca
 export GOTOOLCHAIN ?= local
 
-.PHONY: demo test install nca lint doctest unit integration binaries real-node-deps crds manifests bench bench-e2e down clean
+.PHONY: demo test install nca lint lint-deps doctest unit integration binaries real-node-deps crds manifests bench bench-e2e down clean
 
 $(BIN)/netsched: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,11 +56,17 @@ demo: binaries ## a 64-node leaf/spine of fake GPU nodes, the operator, the exam
 	echo "the queue:                           $(NETSCHED) queue"; \
 	echo "stop everything (operator included): $(NETSCHED) dev-cluster down"
 
-lint: install ## ruff, mypy --strict, the import contracts
+lint: install lint-deps ## ruff, mypy --strict, the import contracts, hadolint, shellcheck
 	$(BIN)/ruff check operator tests bench
 	$(BIN)/ruff format --check operator tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
+	shellcheck hack/*.sh
+
+lint-deps: ## shellcheck, from Debian (installed only if missing)
+	@command -v shellcheck >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null; }
 
 doctest: install ## every example in the package's docstrings
 	$(BIN)/pytest --doctest-modules operator/netsched -q

@@ -1,8 +1,8 @@
 #!/bin/sh
-# install-wheels WHEELS VENV: a virtualenv at VENV of exactly the wheels in WHEELS, offline,
-# each checked against the sha256 it had when this ran (pip --require-hashes), so nothing is
-# fetched and nothing is swapped on the way. The Dockerfile and the dev cluster's image build
-# (netsched.devcluster.images) both run it.
+# install-wheels WHEELS VENV: a virtualenv at VENV of exactly the wheels in WHEELS, offline.
+# Every wheel is pinned by the sha256 it has now (pip --require-hashes, --no-index, --no-deps):
+# pip installs those files and nothing it would resolve or fetch itself. The Dockerfile and
+# the dev cluster's image build (netsched.devcluster.images) both run it.
 set -eu
 wheels=$1
 venv=$2
