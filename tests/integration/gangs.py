@@ -88,16 +88,20 @@ class OperatorProcess:
         """``/metrics`` as ``{'name{labels}': value}`` (netsched_ series only)."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:
-            text = response.read().decode()
-        samples = {}
-        for line in text.splitlines():
-            if line.startswith("netsched_"):
-                name, _, value = line.rpartition(" ")
-                samples[name] = float(value)
-        return samples
+            return netsched_samples(response.read().decode())
 
     def log_text(self) -> str:
         return self.log.read_text()
+
+
+def netsched_samples(text: str) -> dict[str, float]:
+    """The ``netsched_`` series of a ``/metrics`` page, as ``{'name{labels}': value}``."""
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("netsched_"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
 
 
 def training_job(

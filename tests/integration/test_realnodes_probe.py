@@ -1,7 +1,8 @@
-"""Measured → aggregated → placed, end to end on the real nodes: the probe agent runs as a real
-DaemonSet from the netsched image, measures the fabric shaped with tc HTB, the operator finds
-the uplink degraded at runtime, and a TrainingJob it places goes around that uplink, where
-before the measurements it crossed it.
+"""Measured → aggregated → placed, end to end on the real nodes, all of it in-cluster: the Helm
+chart installs the operator and the probe DaemonSet as real pods from the netsched image, the
+agents measure the fabric shaped with tc HTB, the operator finds the uplink degraded at runtime,
+and a TrainingJob it places goes around that uplink, where before the measurements it crossed
+it.
 
 The fabric (devcluster.fabric): real nodes 1 and 2 under leaf 0, nodes 3 and 4 under leaves 1
 and 2 of their own, one spine; 1 Gbit/s host links, 200 Mbit/s uplinks. A 3-pod gang of whole
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from gangs import (
-    OperatorProcess,
     delete_jobs,
     network_topology,
     pods,
@@ -27,29 +28,18 @@ from gangs import (
 )
 
 from conftest import Cluster
+from integration.in_cluster import ON_REAL_NODES, installed, scrape
 from netsched import devcluster
 from netsched.devcluster.fabric import UPLINK_RATE, set_uplink_rate
-from netsched.devcluster.images import NETSCHED, TOOLS
-from netsched.devcluster.realnodes import REAL_NODE_LABEL
+from netsched.devcluster.images import TOOLS
 
 pytestmark = [pytest.mark.integration, pytest.mark.realnodes]
 
 TOPOLOGY = "real-fabric"
-NAMESPACE = "netsched-probe"
+PROBES = "netsched-probe"
 INTERVAL, DURATION = 40, 3
 SHAPED = {"host": 1.0, "uplink": 0.2, "degraded": 0.05}  # Gbit/s, as devcluster.fabric shapes
 GOODPUT = 1448 / 1514  # TCP payload per 1514-byte Ethernet frame at a 1500-byte MTU
-ON_REAL_NODES: dict[str, Any] = {
-    "nodeSelector": {REAL_NODE_LABEL: "true"},
-    "tolerations": [{"key": REAL_NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}],
-}
-AGENT_RULES: list[dict[str, Any]] = [
-    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
-    {"apiGroups": ["netsched.io"], "resources": ["networktopologies"], "verbs": ["get"]},
-    {"apiGroups": ["netsched.io"], "resources": ["linkmeasurements"],
-     "verbs": ["get", "list", "create", "patch", "delete"]},
-]  # fmt: skip
 
 
 def topology() -> dict[str, Any]:
@@ -63,39 +53,6 @@ def topology() -> dict[str, Any]:
         degradedBelowFraction=0.7,
         probe={"intervalSeconds": 60, "durationSeconds": DURATION, "parallelStreams": 2},
     )
-
-
-def agent_manifests() -> list[dict[str, Any]]:
-    container = {
-        "name": "probe",
-        "image": NETSCHED,
-        "imagePullPolicy": "Never",
-        "args": [
-            "probe-agent", "--topology", TOPOLOGY, "--node-selector", f"{REAL_NODE_LABEL}=true",
-            "--interval", str(INTERVAL), "--metrics-port", "0",
-        ],
-        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
-    }  # fmt: skip
-    labels = {"app.kubernetes.io/name": "netsched-probe"}
-    return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-        {"apiVersion": "v1", "kind": "ServiceAccount",
-         "metadata": {"name": "probe", "namespace": NAMESPACE}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-         "metadata": {"name": "netsched-test-probe"}, "rules": AGENT_RULES},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "netsched-test-probe"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                     "name": "netsched-test-probe"},
-         "subjects": [{"kind": "ServiceAccount", "name": "probe", "namespace": NAMESPACE}]},
-        {"apiVersion": "apps/v1", "kind": "DaemonSet",
-         "metadata": {"name": "netsched-probe", "namespace": NAMESPACE},
-         "spec": {"selector": {"matchLabels": labels},
-                  "template": {"metadata": {"labels": labels},
-                               "spec": {**ON_REAL_NODES, "hostNetwork": True,
-                                        "serviceAccountName": "probe",
-                                        "containers": [container]}}}},
-    ]  # fmt: skip
 
 
 def gang(name: str, namespace: str) -> dict[str, Any]:
@@ -132,29 +89,30 @@ def topology_events(cluster: Cluster, reason: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def probes(real_nodes: Cluster) -> Iterator[Cluster]:
-    """The probe DaemonSet, gone afterwards with everything it wrote."""
+def in_cluster(real_nodes: Cluster, api: Cluster, tmp_path: Path) -> Iterator[Cluster]:
+    """netsched by its chart: the operator and the probe DaemonSet as real pods, measuring
+    the real fabric's NetworkTopology; gone afterwards with everything the agents wrote."""
     cluster = real_nodes
+    cluster.kubectl("delete", "linkmeasurements", "--all")
+    cluster.apply(topology())
+    probe = {"namespace": PROBES, "topology": TOPOLOGY, "extraArgs": ["--interval", str(INTERVAL)]}
     try:
-        yield cluster
+        with installed(cluster, tmp_path, probe=probe):
+            yield cluster
     finally:
-        for manifest in reversed(agent_manifests()):
-            where = ["-n", NAMESPACE] if "namespace" in manifest["metadata"] else []
-            kind, name = manifest["kind"], manifest["metadata"]["name"]
-            cluster.kubectl("delete", kind, name, *where, "--ignore-not-found", check=False)
         cluster.kubectl("delete", "linkmeasurements", "--all", check=False)
         cluster.kubectl("delete", "networktopology", TOPOLOGY, "--ignore-not-found", check=False)
 
 
 def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
-    probes: Cluster, operator: OperatorProcess, namespaces: Callable[[], str]
+    in_cluster: Cluster, namespaces: Callable[[], str]
 ) -> None:
-    cluster = probes
+    cluster = in_cluster
     plane = devcluster.ControlPlane.load(cluster.kubeconfig.parent)
     assert plane is not None and plane.real_prefix, "needs the dev cluster's real nodes"
-    cluster.kubectl("delete", "linkmeasurements", "--all")
-    cluster.apply(topology())
     namespace = namespaces()
+    # The agents wait for the first round with a degraded fabric: none measures before it.
+    cluster.kubectl("-n", PROBES, "rollout", "status", "daemonset/netsched-probe", "--timeout=120s")
 
     # Before any measurement: the gang leaves leaf 0 through one of the single-node leaves.
     before = place(cluster, namespace, "before")
@@ -164,10 +122,6 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
     slow = int(crossed.rsplit("-", 1)[1])
     set_uplink_rate(plane.real_prefix, slow, "50mbit")
     try:
-        for manifest in agent_manifests():
-            cluster.apply(manifest)
-        cluster.kubectl("-n", NAMESPACE, "rollout", "status", "daemonset/netsched-probe",
-                        "--timeout=120s")  # fmt: skip
 
         def found_degraded() -> dict[str, dict[str, Any]] | None:
             measured = domains(cluster)
@@ -215,7 +169,7 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
         )  # fmt: skip
         assert condition["status"] == "True" and crossed in condition["message"]
         assert any(crossed in e["message"] for e in topology_events(cluster, "LinkDegraded"))
-        series = operator.scrape()
+        series = scrape(cluster)
         assert any(k.startswith("netsched_link_degraded{") and crossed in k and v == 1
                    for k, v in series.items()), series  # fmt: skip
 

@@ -113,6 +113,10 @@ class Image:
     entrypoint: tuple[str, ...]
     recipe: str
     """Everything the root filesystem depends on, hashed into the cache stamp."""
+    env: tuple[str, ...] = ()
+    """More environment than PATH, as ``NAME=value``."""
+    user: str = ""
+    """The user it runs as (``uid:gid``); empty for root."""
 
     @property
     def archive(self) -> Path:
@@ -252,6 +256,9 @@ def images(coredns: Path) -> tuple[Image, ...]:
             _fill_netsched,
             ("/opt/netsched/bin/netsched",),
             recipe=f"{DEBIAN_SUITE} {NETSCHED_PACKAGES} {_source_digest()}",
+            # As the Dockerfile's runtime stage sets them.
+            env=("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1"),
+            user="65532:65532",
         ),
     )
 
@@ -314,7 +321,11 @@ def write_archive(image: Image, root: Path, archive: Path) -> None:
             "os": "linux",
             "config": {
                 "Entrypoint": list(image.entrypoint),
-                "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                "Env": [
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    *image.env,
+                ],
+                **({"User": image.user} if image.user else {}),
             },
             "rootfs": {"type": "layers", "diff_ids": [f"sha256:{digest}"]},
         }
@@ -355,7 +366,8 @@ def write_archive(image: Image, root: Path, archive: Path) -> None:
 def build(image: Image) -> Path:
     """The image's archive, built unless the cached one has the same recipe."""
     stamp = image.archive.with_name(f".{image.archive.name}.stamp")
-    digest = hashlib.sha256(image.recipe.encode()).hexdigest()
+    config = f"{image.recipe} {image.entrypoint} {image.env} {image.user}"
+    digest = hashlib.sha256(config.encode()).hexdigest()
     if image.archive.is_file() and stamp.is_file() and stamp.read_text() == digest:
         return image.archive
     image.archive.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,201 @@
+"""The chart's RBAC, proven against the dev cluster's API server, which enforces RBAC: the
+operator and the probe agent run with tokens of the chart's own ServiceAccounts
+(``kubectl create token``), never as an administrator.
+
+- the operator, as a real ``netsched run`` process, takes jobs through their whole lifecycle
+  (placed, running, succeeded, deleted by their TTL) and reports a NetworkTopology, and not
+  one request is refused;
+- the probe agent makes every request it makes (settings, peers, busy nodes, a measurement
+  written, its own pruned) and none is refused; with any one rule removed, the request that
+  needs it fails with the API server's message naming the verb and the resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from gangs import OperatorProcess, network_topology, pods, set_pod_phase, training_job, wait_phase
+
+from conftest import Cluster
+from netsched.devcluster import chart
+
+pytestmark = pytest.mark.integration
+
+RELEASE, NAMESPACE, PROBES = "rbac", "rbac-system", "rbac-probe"
+OPERATOR_ACCOUNT, PROBE_ACCOUNT = "rbac-netsched", "rbac-netsched-probe"
+
+
+@pytest.fixture(scope="module")
+def accounts(api: Cluster) -> Iterator[Cluster]:
+    """The chart installed (its operator's pod lands on a KWOK node: only its account is used)."""
+    api.kubectl("create", "namespace", NAMESPACE, check=False)
+    chart.run_helm(
+        "install", RELEASE, str(chart.CHART), "-n", NAMESPACE, f"--set=probe.namespace={PROBES}",
+        "--set=defaultTopology.enabled=false", "--set=operator.networkPolicy.enabled=false",
+        kubeconfig=api.kubeconfig,
+    )  # fmt: skip
+
+    def bound() -> bool:  # the authorizer has the new bindings (a moment after the write)
+        account = "system:serviceaccount:{}:{}".format
+        checks = [
+            (account(NAMESPACE, OPERATOR_ACCOUNT), "trainingjobs.netsched.io"),
+            (account(PROBES, PROBE_ACCOUNT), "linkmeasurements.netsched.io"),
+        ]
+        return all(
+            api.kubectl(
+                "auth", "can-i", "list", resource, f"--as={user}", check=False
+            ).stdout.strip()
+            == "yes"
+            for user, resource in checks
+        )
+
+    Cluster.wait_for(bound, what="the chart's RoleBindings to take effect")
+    try:
+        yield api
+    finally:
+        chart.run_helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait",
+                       kubeconfig=api.kubeconfig)  # fmt: skip
+        api.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+
+
+def as_account(cluster: Cluster, account: str, namespace: str, directory: Path) -> Cluster:
+    """The cluster as the ServiceAccount sees it: a kubeconfig with one of its tokens."""
+    token = cluster.kubectl("create", "token", account, "-n", namespace, "--duration=1h").stdout
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    config["users"] = [{"name": account, "user": {"token": token.strip()}}]
+    config["contexts"] = [{"name": account, "context": {"cluster": config["clusters"][0]["name"],
+                                                         "user": account}}]  # fmt: skip
+    config["current-context"] = account
+    path = directory / f"{account}.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return Cluster(kubeconfig=path, kubectl_binary=cluster.kubectl_binary)
+
+
+def test_the_operator_runs_a_whole_lifecycle_with_its_accounts_token_and_no_403(
+    accounts: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    admin = accounts
+    limited = as_account(admin, OPERATOR_ACCOUNT, NAMESPACE, tmp_path)
+    # It can do no more than its role: reading a Secret is refused.
+    assert limited.kubectl("get", "secrets", "-A", check=False).returncode != 0
+    operator = OperatorProcess(cluster=limited, log_dir=tmp_path)
+    admin.apply(network_topology("rbac-fabric", host_gbps=400, spine_gbps=3200, leaf_gbps=1600))
+    operator.start()
+    try:
+        admin.apply(training_job("life", namespace, runPolicy={"ttlSecondsAfterFinished": 2}))
+        found = wait_phase(admin, namespace, "life", "Running")
+        assert found["status"]["placement"]["ranks"]
+        assert admin.get("networkpolicy", "life", "-n", namespace)
+        for pod in pods(admin, namespace, "life"):
+            set_pod_phase(admin, namespace, pod["metadata"]["name"], "Succeeded")
+        wait_phase(admin, namespace, "life", "Succeeded")
+        Cluster.wait_for(
+            lambda: admin.kubectl("get", "tj", "life", "-n", namespace, check=False).returncode,
+            what="the TTL to delete the job",
+        )
+        Cluster.wait_for(
+            lambda: (admin.get("networktopology", "rbac-fabric").get("status") or {}).get(
+                "domains"
+            ),
+            what="the operator to write the topology's status",
+        )
+    finally:
+        operator.stop()
+        admin.kubectl("delete", "networktopology", "rbac-fabric", check=False)
+    log = operator.log_text()
+    assert "403" not in log and "orbidden" not in log, log[-3000:]
+
+
+def probe_requests(agent: Any) -> list[str]:
+    """Every request the probe agent makes, in turn; returns the names of those made."""
+    from netsched.domain.probe_schedule import Probe
+    from netsched.probe.agent import measurement_manifest
+    from netsched.probe.iperf3 import Measured
+
+    settings = agent.settings()
+    peers = agent.peers(settings.scheme)
+    agent.busy(*list(peers)[:2])
+    node = next(iter(peers.values()))
+    manifest = measurement_manifest(
+        Probe(node.info.name, "somewhere-else", "leaf", 0),
+        Measured(gbps=1.0, rtt_microseconds=None, seconds=1, streams=1),
+        round_index=0, source_uid=node.uid, measured_at=datetime.now(UTC), duration_seconds=1,
+    )  # fmt: skip
+    agent.write(manifest)
+    agent.write(manifest)  # the second time, a patch
+    agent.prune(settings.scheme, peers)  # its target is no peer: deleted
+    return ["settings", "peers", "busy", "write", "prune"]
+
+
+def test_the_probe_agent_needs_exactly_its_rules(accounts: Cluster, tmp_path: Path) -> None:
+    """Each verb of each rule: without it, a request fails with a message naming it."""
+    from netsched.kubeclient import connect
+    from netsched.probe.agent import Agent, AgentOptions
+
+    admin = accounts
+    limited = as_account(admin, PROBE_ACCOUNT, PROBES, tmp_path)
+    node = admin.get("nodes")["items"][0]["metadata"]["name"]
+    role = _clean(admin.get("clusterrole", PROBE_ACCOUNT))
+    with connect(limited.kubeconfig) as api:
+        agent = Agent(api, AgentOptions(node=node))
+        assert probe_requests(agent)  # everything it does, allowed
+        try:
+            for index, rule in enumerate(role["rules"]):
+                for verb in rule["verbs"]:
+                    fewer = [dict(r) for r in role["rules"]]
+                    fewer[index]["verbs"] = [v for v in rule["verbs"] if v != verb]
+                    admin.apply(
+                        {**role, "rules": [r for r in fewer if r["verbs"]]}, "--force-conflicts"
+                    )
+                    message = str(_refusal(agent))
+                    named = [
+                        f'cannot {verb} resource "{resource}"' for resource in rule["resources"]
+                    ]
+                    assert any(n in message for n in named), (verb, rule, message)
+                    admin.apply(role, "--force-conflicts")
+                    Cluster.wait_for(lambda: _allowed(agent), what="the whole role back")
+        finally:
+            admin.apply(role, "--force-conflicts")
+
+
+def _clean(role: dict[str, Any]) -> dict[str, Any]:
+    """The role as applied by hand: its name and rules."""
+    return {"apiVersion": role["apiVersion"], "kind": role["kind"],
+            "metadata": {"name": role["metadata"]["name"]}, "rules": role["rules"]}  # fmt: skip
+
+
+def _refusal(agent: Any) -> Exception:
+    """The 403 the agent's requests meet once the API server has the smaller role."""
+    from netsched.kubeclient import HTTPError, Rejected
+
+    found: list[Exception] = []
+
+    def refused() -> bool:
+        try:
+            probe_requests(agent)
+        except Rejected as error:  # a create refused (403 on POST)
+            found.append(error)
+            return True
+        except HTTPError as error:
+            if error.status != 403:
+                raise
+            found.append(error)
+            return True
+        return False
+
+    Cluster.wait_for(refused, what="a request to be refused without the permission", timeout=15)
+    return found[-1]
+
+
+def _allowed(agent: Any) -> bool:
+    from netsched.kubeclient import HTTPError, Rejected
+
+    try:
+        return bool(probe_requests(agent))
+    except (HTTPError, Rejected):
+        return False
