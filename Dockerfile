@@ -32,6 +32,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 iperf3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/netsched /opt/netsched
+# The user, by name too: tools that look the uid up (getpass, kopf's identity) find it.
+RUN groupadd --gid 65532 netsched \
+ && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin netsched
 ENV PATH=/opt/netsched/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1

@@ -238,8 +238,10 @@ def run_command(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # kopf logs every handled watch event at INFO: keep that quiet, even when verbose.
+    # kopf logs every handled watch event at INFO, and its health endpoint every probe of
+    # it: keep both quiet, even when verbose.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if verbose:
         logging.getLogger("netsched").setLevel(logging.DEBUG)
     run(

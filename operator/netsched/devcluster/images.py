@@ -47,6 +47,11 @@ NETSCHED_PACKAGES = ("python3", "python3-venv", "ca-certificates", "iperf3")
 SOURCE = Path(__file__).resolve().parents[3]
 """The checkout the netsched image is built from (its wheel, made here)."""
 INSTALL_WHEELS = SOURCE / "hack" / "install-wheels.sh"
+ADD_USER = (
+    "groupadd --gid 65532 netsched && useradd --uid 65532 --gid 65532 --no-create-home "
+    "--home-dir /nonexistent --shell /usr/sbin/nologin netsched"
+)
+"""The Dockerfile's user, by name too (getpass and kopf look the uid up)."""
 ALLREDUCE = """\
 # One all-reduce over gloo, from the environment netsched sets: MASTER_ADDR (rank 0 through
 # the job's headless Service), MASTER_PORT, WORLD_SIZE and RANK. Exits non-zero on failure.
@@ -207,6 +212,7 @@ def _fill_netsched(root: Path) -> None:
             f'mkdir -p "$1/tmp/wheels" && cp {wheels}/*.whl "$1/tmp/wheels/"',
             f'cp {INSTALL_WHEELS} "$1/tmp/install-wheels"',
             'chroot "$1" sh /tmp/install-wheels /tmp/wheels /opt/netsched',
+            f'chroot "$1" sh -c "{ADD_USER}"',
             'rm -rf "$1/tmp/wheels" "$1/tmp/install-wheels"',
             what="netsched",
         )
@@ -255,7 +261,7 @@ def images(coredns: Path) -> tuple[Image, ...]:
             NETSCHED,
             _fill_netsched,
             ("/opt/netsched/bin/netsched",),
-            recipe=f"{DEBIAN_SUITE} {NETSCHED_PACKAGES} {_source_digest()}",
+            recipe=f"{DEBIAN_SUITE} {NETSCHED_PACKAGES} {ADD_USER} {_source_digest()}",
             # As the Dockerfile's runtime stage sets them.
             env=("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1"),
             user="65532:65532",
