@@ -196,6 +196,9 @@ def estimate_bandwidth(
     """
     if not 0 < degraded_fraction <= 1:
         raise ValueError(f"degraded_fraction must be in (0, 1], got {degraded_fraction}")
+    samples = list(samples)
+    if not samples:
+        return NO_MEASUREMENTS
     labelled = [n for n in nodes if all(n.labels.get(lv.label_key) for lv in scheme.levels)]
     fabric = build_fabric(labelled, scheme)
     tiers = scheme.tier_names
