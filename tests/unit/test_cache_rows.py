@@ -52,6 +52,7 @@ def test_a_pod_without_a_rank_is_no_gang_pod() -> None:
 
 
 def test_the_bandwidth_estimate_is_made_again_only_when_its_inputs_change() -> None:
+    import dataclasses
     from datetime import UTC, datetime
 
     from netsched.api import LinkMeasurement
@@ -64,7 +65,7 @@ def test_the_bandwidth_estimate_is_made_again_only_when_its_inputs_change() -> N
         {"metadata": {"name": "m"},
          "spec": {"sourceNode": nodes[0].name, "targetNode": nodes[9].name, "level": "spine",
                   "gbps": 40.0, "measuredAt": "2026-12-01T12:00:00Z"}}
-    )  # fmt: skip
+    ).measured()  # fmt: skip
     now = datetime(2026, 12, 1, 12, 1, tzinfo=UTC)
     memo = BandwidthMemo()
     state = ClusterState(nodes=nodes, measurements=(sample,))
@@ -72,7 +73,7 @@ def test_the_bandwidth_estimate_is_made_again_only_when_its_inputs_change() -> N
     assert first.uplinks  # the sample blames both leaves it crosses
     same_rows = ClusterState(nodes=tuple(nodes), measurements=(sample,), used_gpus={"x": 1})
     assert memo.estimates(same_rows, now=now)["default"] is first
-    other = sample.model_copy(deep=True)
+    other = dataclasses.replace(sample)
     assert (
         memo.estimates(ClusterState(nodes=nodes, measurements=(other,)), now=now)["default"]
         is not first

@@ -14,7 +14,8 @@ objects stays bounded at ``3 x nodes x levels``.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
@@ -104,26 +105,53 @@ class LinkMeasurement(KubernetesObject):
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: LinkMeasurementSpec
 
-    def to_sample(self, scheme: TopologyScheme) -> LinkSample:
-        """This measurement as a placement snapshot reads it.
-
-        ``spec.level`` names the widest tier the path *reaches* (``spine`` for two
-        nodes in different leaves of one spine: the path turns at the spine), while a
-        :class:`~netsched.domain.topology.LinkSample`'s ``level`` is the tier whose
-        *uplinks* the path crosses (``leaf`` for the same pair): one tier narrower. A
-        level the scheme lacks, or ``host``, is kept as it is, so the snapshot counts
-        the sample as unmatched instead of applying it to the wrong links. A time
-        written without a zone is taken as UTC.
-        """
+    def measured(self) -> MeasuredLink:
+        """What a snapshot needs of this measurement, in a few fields (the operator's cache
+        keeps this, not the object: a few hundred bytes a measurement)."""
         spec = self.spec
-        sample = LinkSample(
+        return MeasuredLink(
             source=spec.source_node,
             target=spec.target_node,
             level=spec.level,
             gbps=spec.gbps,
-            observed_at=as_utc(spec.measured_at),
+            measured_at=as_utc(spec.measured_at),
         )
+
+    def to_sample(self, scheme: TopologyScheme) -> LinkSample:
+        """This measurement as a snapshot reads it (see :meth:`MeasuredLink.to_sample`)."""
+        return self.measured().to_sample(scheme)
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredLink:
+    """The fields of a LinkMeasurement a bandwidth estimate reads."""
+
+    source: str
+    target: str
+    level: str
+    """``spec.level``: the widest tier the path reaches."""
+    gbps: float
+    measured_at: datetime
+    """In UTC (a time written without a zone is taken as UTC)."""
+
+    def to_sample(self, scheme: TopologyScheme) -> LinkSample:
+        """The sample a snapshot reads.
+
+        ``spec.level`` names the widest tier the path *reaches* (``spine`` for two
+        nodes in different leaves of one spine: the path turns at the spine), while a
+        :class:`~netsched.domain.fabric.LinkSample`'s ``level`` is the tier whose
+        *uplinks* the path crosses (``leaf`` for the same pair): one tier narrower. A
+        level the scheme lacks, or ``host``, is kept as it is, so the estimate counts
+        the sample as unmatched instead of applying it to the wrong links.
+        """
+        level = self.level
         tiers = scheme.tier_names
-        if spec.level in tiers[1:]:
-            sample = replace(sample, level=tiers[tiers.index(spec.level) - 1])
-        return sample
+        if level in tiers[1:]:
+            level = tiers[tiers.index(level) - 1]
+        return LinkSample(
+            source=self.source,
+            target=self.target,
+            level=level,
+            gbps=self.gbps,
+            observed_at=self.measured_at,
+        )

@@ -38,6 +38,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from netsched.api import LinkMeasurement, NetworkTopology, TrainingJob
+from netsched.api.linkmeasurement import MeasuredLink
 from netsched.api.meta import plain
 from netsched.api.occupancy import ObjectError, node_info, pod_occupancy, reserved_node
 from netsched.clusterfile import ClusterState
@@ -123,13 +124,13 @@ def topology_row(body: Mapping[str, Any]) -> dict[str, NetworkTopology]:
     return {body["metadata"]["name"]: topology}
 
 
-def measurement_row(body: Mapping[str, Any]) -> dict[str, LinkMeasurement]:
+def measurement_row(body: Mapping[str, Any]) -> dict[str, MeasuredLink]:
     try:
         measurement = LinkMeasurement.model_validate(body)
     except ValidationError as error:
         log.warning("LinkMeasurement %s ignored: %s", _key(body), error)
         return {}
-    return {_key(body): measurement}
+    return {_key(body): measurement.measured()}
 
 
 def _key(body: Mapping[str, Any]) -> str:
