@@ -65,7 +65,12 @@ def test_a_server_busy_with_another_test_is_a_failed_probe(server: int) -> None:
     command = iperf3.client_command("iperf3", "127.0.0.1", port=server, duration_seconds=4,
                                     streams=1)  # fmt: skip
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    time.sleep(1.5)
+    # The first test's data stream is up (its control connection alone is not a test yet).
+    connected = ["ss", "-Htn", "state", "established", f"( dport = :{server} )"]
+    deadline = time.monotonic() + 10
+    while len(subprocess.run(connected, capture_output=True, text=True).stdout.splitlines()) < 2:
+        assert time.monotonic() < deadline, "the first iperf3 client never connected"
+        time.sleep(0.05)
     try:
         result = iperf3.measure("127.0.0.1", port=server, duration_seconds=1, streams=1)
     finally:
