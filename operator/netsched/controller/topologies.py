@@ -196,7 +196,7 @@ class TopologyReporter:
             if status == old:
                 continue
             await self.kube.patch_topology_status(name, status)
-            await self._events(topology, bandwidth, was=degraded_domains(old), now_=status)
+            await self._events(topology, bandwidth, was=degraded_domains(old), written=status)
 
     async def _events(
         self,
@@ -204,11 +204,12 @@ class TopologyReporter:
         bandwidth: BandwidthEstimate,
         *,
         was: set[str],
-        now_: Mapping[str, Any],
+        written: Mapping[str, Any],
     ) -> None:
+        """Events for the links that turned degraded, or recovered, in the status just written."""
         body = topology.model_dump(mode="json", by_alias=True, exclude_none=True)
         fraction = topology.spec.degraded_below_fraction
-        current = degraded_domains(now_)
+        current = degraded_domains(written)
         for domain in sorted(current - was):
             link = bandwidth.uplinks[domain]
             message = (
