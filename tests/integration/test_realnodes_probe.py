@@ -32,6 +32,7 @@ from integration.in_cluster import ON_REAL_NODES, installed, scrape
 from netsched import devcluster
 from netsched.devcluster.fabric import UPLINK_RATE, set_uplink_rate
 from netsched.devcluster.images import TOOLS
+from netsched.devcluster.realnodes import REAL_NODE_LABEL
 
 pytestmark = [pytest.mark.integration, pytest.mark.realnodes]
 
@@ -76,6 +77,18 @@ def place(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
     return wait_phase(cluster, namespace, name, "Running", timeout=120)
 
 
+def real_gpus_free(cluster: Cluster) -> bool:
+    """No pod holds GPUs on a real node (an earlier test's pods may still be terminating)."""
+    from netsched.api.occupancy import pod_occupancy
+
+    real = {n["metadata"]["name"] for n in cluster.get("nodes", "-l", REAL_NODE_LABEL)["items"]}
+    for pod in cluster.get("pods", "-A")["items"]:
+        held = pod_occupancy(pod)
+        if held is not None and held.gpus and held.node in real:
+            return False
+    return True
+
+
 def domains(cluster: Cluster) -> dict[str, dict[str, Any]]:
     status = cluster.get("networktopology", TOPOLOGY).get("status") or {}
     return {d["name"]: d for d in status.get("domains") or []}
@@ -114,10 +127,14 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
     # The agents wait for the first round with a degraded fabric: none measures before it.
     cluster.kubectl("-n", PROBES, "rollout", "status", "daemonset/netsched-probe", "--timeout=120s")
 
-    # Before any measurement: the gang leaves leaf 0 through one of the single-node leaves.
+    # Before the degradation: the gang takes leaf 0's two nodes and one single-node leaf.
+    cluster.wait_for(
+        lambda: real_gpus_free(cluster), what="every real node's GPUs free", timeout=120
+    )
     before = place(cluster, namespace, "before")
-    leaves = {leaf_of(cluster, node) for _, node in ranks_by_node(before)}
-    [crossed] = [leaf for leaf in leaves if not leaf.endswith("leaf-real-0")]
+    leaves = [leaf_of(cluster, node) for _, node in ranks_by_node(before)]
+    assert sum(leaf.endswith("leaf-real-0") for leaf in leaves) == 2, leaves
+    [crossed] = [leaf for leaf in set(leaves) if not leaf.endswith("leaf-real-0")]
     delete_jobs(cluster, namespace)
     slow = int(crossed.rsplit("-", 1)[1])
     set_uplink_rate(plane.real_prefix, slow, "50mbit")
