@@ -113,9 +113,12 @@ class Kube:
         path = f"/api/v1/namespaces/{namespace}/pods/{name}"
         await self._request("PATCH", path, patch, content_type=MERGE_PATCH)
 
-    async def delete_pod(self, namespace: str, name: str) -> None:
+    async def delete_pod(self, namespace: str, name: str, *, at_once: bool = False) -> None:
+        """Delete a pod; ``at_once`` skips the grace period (for a pod whose node is gone,
+        with no kubelet left to stop it)."""
+        query = "?gracePeriodSeconds=0" if at_once else ""
         try:
-            await self._request("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}")
+            await self._request("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}{query}")
         except HTTPError as error:
             if error.status != 404:
                 raise

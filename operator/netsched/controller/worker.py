@@ -379,7 +379,17 @@ class Worker:
             conditions, fields = after_deletion(step, status, now=now)
             await self._write(record, now=now, phase=step.phase, conditions=conditions, **fields)
             self._event(record, "Warning", step.reason, step.message)
-        await asyncio.gather(*(self.kube.delete_pod(namespace, pod) for pod in step.pods))
+        # A pod bound to a node that is gone has no kubelet to stop it: it would stay until
+        # the pod garbage collector's quarantine ends (40 s and more), and its name, which
+        # the gang's next pod takes, with it. Such pods go at once, as `kubectl delete
+        # --force` would.
+        nodes = self.cache.health()
+        orphans = {
+            p.name for p in self.cache.gang(namespace, name) if p.node and p.node not in nodes
+        }
+        await asyncio.gather(
+            *(self.kube.delete_pod(namespace, pod, at_once=pod in orphans) for pod in step.pods)
+        )
         self.cache.unwritten(namespace, name, step.pods)
         self.notify(capacity=True)
 
