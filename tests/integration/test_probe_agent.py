@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ NODES = {"probe-a": "10.77.0.1", "probe-b": "10.77.0.2"}
 UNANSWERED = ("probe-c", "10.77.0.3")  # a node whose address nobody holds
 INTERVAL, DURATION = 20, 3
 """Three probes a round (a, b and c each have one peer under another leaf), in three waves."""
+HEARTBEAT_SECONDS = 20
+"""A kubelet reports every 10 s; the node lifecycle controller waits 180 s here."""
 AGENT = [sys.executable, "-m", "netsched.cli"]
 IP = shutil.which("ip") or "ip"
 PREFIX_PATTERN = re.compile(r"^ps[0-9a-f]{4}-[ab]$")
@@ -127,8 +130,7 @@ def pair(api: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pai
             sh("ip", "netns", "del", netns, check=False)
 
 
-def node_manifest(name: str, address: str, leaf: str) -> dict[str, Any]:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def node_manifest(name: str, leaf: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -143,31 +145,47 @@ def node_manifest(name: str, address: str, leaf: str) -> dict[str, Any]:
             },
         },
         "spec": {"taints": [{"key": SELECTOR, "effect": "NoSchedule"}]},
-        "status": {
+    }
+
+
+def heartbeat(api: Cluster, addresses: dict[str, str]) -> None:
+    """What a kubelet does: report each node Ready with a fresh heartbeat, so that the node
+    lifecycle controller keeps it Ready past its grace period (the module outlasts it)."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for name, address in addresses.items():
+        status = {
             "addresses": [{"type": "InternalIP", "address": address}],
             "conditions": [{"type": "Ready", "status": "True", "reason": "ProbeTest",
                             "lastHeartbeatTime": now, "lastTransitionTime": now}],
-        },
-    }  # fmt: skip
+        }  # fmt: skip
+        patch = yaml.safe_dump({"status": status})
+        api.kubectl("patch", "node", name, "--subresource=status", "--type=merge", "-p", patch)
 
 
 @pytest.fixture(scope="module")
 def probe_nodes(api: Cluster) -> Iterator[dict[str, dict[str, Any]]]:
     """Three Node objects under three leaves of one spine: a and b (in the namespaces), and
-    c, whom nobody answers for."""
+    c, whom nobody answers for; all three kept Ready by a heartbeat every 20 s."""
     api.kubectl("delete", "nodes", "-l", SELECTOR, "--wait=true", check=False)
     api.kubectl("delete", "linkmeasurements", "--all", check=False)
     leaves = {"probe-a": "leaf-pa", "probe-b": "leaf-pb", UNANSWERED[0]: "leaf-pc"}
     addresses = {**NODES, UNANSWERED[0]: UNANSWERED[1]}
-    for name, address in addresses.items():
-        manifest = node_manifest(name, address, leaves[name])
-        status = manifest.pop("status")
-        api.apply(manifest)
-        patch = yaml.safe_dump({"status": status})
-        api.kubectl("patch", "node", name, "--subresource=status", "--type=merge", "-p", patch)
+    for name in addresses:
+        api.apply(node_manifest(name, leaves[name]))
+    heartbeat(api, addresses)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            heartbeat(api, addresses)
+
+    beating = threading.Thread(target=beat, name="probe-nodes-heartbeat", daemon=True)
+    beating.start()
     try:
         yield {n["metadata"]["name"]: n for n in api.get("nodes", "-l", SELECTOR)["items"]}
     finally:
+        stop.set()
+        beating.join()
         api.kubectl("delete", "nodes", "-l", SELECTOR, "--wait=false", check=False)
 
 
@@ -188,10 +206,24 @@ def run_agents(
             env={**os.environ, **(env or {})},
         )  # fmt: skip
     logs = {}
-    for node, process in running.items():
-        out, _ = process.communicate(timeout=(rounds + 2) * INTERVAL)
-        assert process.returncode == 0, f"{node}'s agent exited {process.returncode}:\n{out}"
-        logs[node] = out
+    try:
+        for node, process in running.items():
+            try:
+                out, _ = process.communicate(timeout=(rounds + 2) * INTERVAL)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                out, _ = process.communicate()
+                raise AssertionError(
+                    f"{node}'s agent had not ended {rounds} rounds in {(rounds + 2) * INTERVAL} s; "
+                    f"its log:\n{out}"
+                ) from None
+            assert process.returncode == 0, f"{node}'s agent exited {process.returncode}:\n{out}"
+            logs[node] = out
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     return logs
 
 

@@ -197,11 +197,13 @@ def add_real_nodes(
             remedy=f"read their logs in {plane.run_dir / 'logs'}",
         )
     if result.returncode != 0:
+        with api_client(plane.kubeconfig) as api:
+            report = realnodes.pods_report(client.CoreV1Api(api), "kube-system", "k8s-app=kube-dns")
         raise ComponentError(
             component="cluster DNS",
             what=f"CoreDNS did not become ready on the real nodes: {result.stderr.strip()}",
-            remedy="kubectl -n kube-system describe pod -l k8s-app=kube-dns; read the "
-            "kubelet-n<i> logs",
+            remedy=f"read the kubelet-n<i> and containerd-n<i> logs in {plane.run_dir / 'logs'}",
+            log_tail=report,
         )
 
 

@@ -537,6 +537,47 @@ def wait_ready_and_advertise(core: Any, names: list[str], *, timeout: float) -> 
         )
 
 
+def pods_report(core: Any, namespace: str, selector: str, *, log_lines: int = 15) -> str:
+    """Why the pods ``selector`` picks are not Ready, as ``kubectl describe`` would tell it:
+    each pod's node, phase, failing conditions and container states, its containers' last
+    log lines (the previous run's too, after a restart), and the namespace's Warning events."""
+    lines: list[str] = []
+    try:
+        pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+        events = core.list_namespaced_event(namespace, field_selector="type=Warning").items
+    except Exception as error:  # the report must never hide the failure it explains
+        return f"(no report: {error})"
+    for pod in pods:
+        status = pod.status
+        lines.append(f"pod {pod.metadata.name} on {pod.spec.node_name or '(unscheduled)'}: "
+                     f"{status.phase}")  # fmt: skip
+        for condition in status.conditions or []:
+            if condition.status != "True":
+                lines.append(f"  {condition.type}={condition.status} {condition.reason or ''} "
+                             f"{condition.message or ''}".rstrip())  # fmt: skip
+        for container in status.container_statuses or []:
+            state = container.state
+            detail = state.waiting or state.terminated
+            what = f"{type(detail).__name__} {detail.reason or ''} {detail.message or ''}" if (
+                detail) else "running"  # fmt: skip
+            lines.append(f"  container {container.name}: {what.strip()}, "
+                         f"{container.restart_count} restarts")  # fmt: skip
+            for previous in (False, True) if container.restart_count else (False,):
+                with contextlib.suppress(Exception):
+                    log = core.read_namespaced_pod_log(
+                        pod.metadata.name, namespace, container=container.name,
+                        tail_lines=log_lines, previous=previous,
+                    )  # fmt: skip
+                    heading = "previous run's log" if previous else "log"
+                    lines += [f"  {heading}:", *(f"    {line}" for line in log.splitlines())]
+    if not pods:
+        lines.append(f"no pod in {namespace} matches {selector}")
+    for event in events[-10:]:
+        involved = f"{event.involved_object.kind}/{event.involved_object.name}"
+        lines.append(f"event {involved}: {event.reason}: {event.message}")
+    return "\n".join(lines)
+
+
 def dns_manifests() -> list[dict[str, Any]]:
     """CoreDNS as the cluster DNS: a real pod on a real node, behind the kube-dns Service."""
     labels = {"k8s-app": "kube-dns"}
