@@ -393,6 +393,42 @@ def crd(
         typer.echo("---\n".join(crds.render_all().values()), nl=False)
 
 
+# --- observe: the Grafana dashboard and the alerting rules -----------------------------------
+
+
+@app.command("observe")
+def observe(
+    write: Annotated[bool, typer.Option("--write", help="Write the files into deploy/.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if a file in deploy/ is stale.")
+    ] = False,
+    what: Annotated[
+        str, typer.Option("--print", help="What to print: dashboard or alerts.")
+    ] = "dashboard",
+) -> None:
+    """Print the Grafana dashboard (or the Prometheus alerting rules), or write/check their
+    files: deploy/grafana/, deploy/prometheus/ and the Helm chart's copies."""
+    from netsched import observe as rendering
+
+    files = rendering.rendered()
+    if write:
+        for path, content in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+            typer.echo(f"wrote {path}", err=True)
+    elif check:
+        stale = [p for p, c in files.items() if not p.is_file() or p.read_text() != c]
+        for path in stale:
+            typer.echo(f"stale: {path} (run `netsched observe --write`)", err=True)
+        if stale:
+            raise typer.Exit(code=1)
+    elif what in ("dashboard", "alerts"):
+        chosen = rendering.DASHBOARD_FILE if what == "dashboard" else rendering.ALERTS_FILE
+        typer.echo(files[chosen], nl=False)
+    else:
+        raise typer.BadParameter("dashboard or alerts", param_hint="--print")
+
+
 # --- place: one placement decision on a cluster saved to a file ------------------------------
 
 

@@ -51,6 +51,10 @@ CREATE_TO_BOUND_SECONDS = Histogram(
 )
 JOBS = Gauge("netsched_jobs", "TrainingJobs by phase.", ["phase"])
 QUEUE_LENGTH = Gauge("netsched_queue_length", "TrainingJobs waiting for a placement.")
+QUEUE_LONGEST_WAIT_SECONDS = Gauge(
+    "netsched_queue_longest_wait_seconds",
+    "Seconds the longest-waiting TrainingJob has waited for a placement (0: none waits).",
+)
 PLACEMENTS = Counter(
     "netsched_placements_total",
     "Placements made, by the widest tier they span (host, leaf, spine, ...).",
@@ -124,9 +128,19 @@ PROBE_ROUNDS = Counter(
 BUILD_INFO = Info("netsched_build", "netsched's version and its runtime.")
 
 
+RECONCILE_STEPS = ("reconcile", "place", "status", "cycle", "topology-status")
+ATTEMPT_RESULTS = ("placed", "unschedulable", "held", "error")
+
+
 def serve(port: int, *, address: str = "0.0.0.0") -> None:
-    """Serve ``/metrics`` on ``address:port`` from a background thread."""
+    """Serve ``/metrics`` on ``address:port`` from a background thread. The counters of
+    known label values start at 0, so that their first increment is a rate, and a quiet
+    operator's dashboard and alerts have series to read."""
     disable_created_metrics()  # type: ignore[no-untyped-call]
+    for step in RECONCILE_STEPS:
+        RECONCILE_ERRORS.labels(step=step)
+    for result in ATTEMPT_RESULTS:
+        SCHEDULE_ATTEMPTS.labels(result=result)
     BUILD_INFO.info({"version": __version__, "python": platform.python_version()})
     start_http_server(port, addr=address)
 

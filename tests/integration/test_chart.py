@@ -8,6 +8,7 @@ real-node tests run the image for real).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from conftest import Cluster
+from netsched import observe
 from netsched.devcluster import chart
 
 pytestmark = pytest.mark.integration
@@ -27,6 +29,10 @@ SWITCHES = {
     "metrics.serviceMonitor.enabled=true": lambda objects: (
         "ServiceMonitor" in {k for k, _ in objects}
     ),
+    "metrics.prometheusRule.enabled=true": lambda objects: (
+        "PrometheusRule" in {k for k, _ in objects}
+    ),
+    "dashboard.enabled=false": lambda objects: "ConfigMap" not in {k for k, _ in objects},
     "operator.networkPolicy.enabled=false": lambda objects: (
         "NetworkPolicy" not in {k for k, _ in objects}
     ),
@@ -35,7 +41,7 @@ SWITCHES = {
     ),
 }
 """Every switch of values.yaml flipped from its default, and what that changes."""
-KINDS = "deployments,daemonsets,services,serviceaccounts,networkpolicies,pods"
+KINDS = "deployments,daemonsets,services,serviceaccounts,networkpolicies,pods,configmaps"
 CLUSTER_KINDS = "clusterroles,clusterrolebindings,networktopologies,namespaces"
 
 
@@ -56,6 +62,14 @@ def test_the_chart_lints_and_renders_with_each_switch_flipped(switch: str) -> No
     objects = {(d["kind"], d["metadata"]["name"]) for d in rendered([switch])}
     assert SWITCHES[switch](objects), sorted(objects)
     assert ("Deployment", "netsched") in objects
+
+
+def test_the_alerts_and_the_dashboard_are_rendered_as_observe_makes_them() -> None:
+    docs = {d["kind"]: d for d in rendered(["metrics.prometheusRule.enabled=true"])}
+    assert docs["PrometheusRule"]["spec"] == observe.alert_rules()
+    board = docs["ConfigMap"]
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(board["data"]["netsched-dashboard.json"]) == observe.dashboard()
 
 
 def test_a_value_of_the_wrong_type_is_refused_by_the_schema() -> None:
@@ -123,6 +137,8 @@ def test_install_upgrade_and_uninstall_on_the_dev_cluster(release: Cluster) -> N
         == "restricted"
     )
     assert cluster.get("networktopology", "default")["spec"]["hostGbps"] == 400
+    board = cluster.get("configmap", "-n", NAMESPACE, "nsched-netsched-dashboard")
+    assert json.loads(board["data"]["netsched-dashboard.json"])["uid"] == observe.DASHBOARD_UID
     assert cluster.get("daemonset", "-n", PROBES, "nsched-netsched-probe")["spec"]["template"][
         "spec"
     ]["hostNetwork"]

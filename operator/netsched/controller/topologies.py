@@ -142,8 +142,11 @@ class TopologyReporter:
         self._shown: dict[Any, set[tuple[str, ...]]] = {}
         """gauge -> the label values this reporter set on it (to remove what went)."""
 
-    def record_metrics(self, name: str, bandwidth: BandwidthEstimate) -> None:
-        """The ``netsched_link_*`` gauges of one topology."""
+    def record_metrics(
+        self, name: str, bandwidth: BandwidthEstimate, *, levels: Iterable[str] = ()
+    ) -> None:
+        """The ``netsched_link_*`` gauges of one topology; ``netsched_links_degraded`` has a
+        series for each of ``levels`` (the topology's tiers), 0 where nothing is degraded."""
         counts = {
             "fresh": bandwidth.fresh,
             "stale": bandwidth.stale,
@@ -152,7 +155,7 @@ class TopologyReporter:
         }
         for state, count in counts.items():
             metrics.LINK_SAMPLES.labels(topology=name, state=state).set(count)
-        by_level: dict[str, list[tuple[float, str, UplinkEstimate]]] = {}
+        by_level: dict[str, list[tuple[float, str, UplinkEstimate]]] = {lv: [] for lv in levels}
         for domain, link in bandwidth.uplinks.items():
             by_level.setdefault(link.tier, []).append((link.fraction, domain, link))
         shown: dict[Any, set[tuple[str, ...]]] = {}
@@ -190,7 +193,7 @@ class TopologyReporter:
         state = self.cache.cluster_state(at=now)
         for name, topology in state.topologies.items():
             bandwidth = state.bandwidth[name]
-            self.record_metrics(name, bandwidth)
+            self.record_metrics(name, bandwidth, levels=topology.to_scheme().tier_names)
             status = _normal(topology_status(topology, state.nodes, bandwidth, now=now))
             old = _normal(topology.status) if topology.status else {}
             if status == old:

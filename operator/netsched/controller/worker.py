@@ -173,6 +173,9 @@ class Worker:
         if waiting:
             deadlines += self._place_round(waiting, state, now=now)
         metrics.QUEUE_LENGTH.set(len(waiting))
+        metrics.QUEUE_LONGEST_WAIT_SECONDS.set(
+            max(((now - entry.since).total_seconds() for _, entry in waiting), default=0.0)
+        )
         log.debug(
             "cycle: %d jobs, %d waiting, %d busy, %.3f s", len(records), len(waiting),
             len(self._busy), time.perf_counter() - started,

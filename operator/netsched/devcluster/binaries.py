@@ -30,6 +30,8 @@ ETCD_VERSION = "v3.6.16"
 COREDNS_VERSION = "v1.14.7"
 KUBE_ROUTER_VERSION = "v2.1.0"
 HELM_VERSION = "v3.22.0"
+PROMETHEUS_VERSION = "v0.316.0"
+"""The Go module's version of Prometheus 3.16.0 (module versions v0.3xx are the 3.x releases)."""
 
 
 def _kubernetes_ldflags(version: str) -> str:
@@ -46,6 +48,14 @@ def _kubernetes_ldflags(version: str) -> str:
     return " ".join(["-s", "-w", *stamps])
 
 
+def _prometheus_ldflags(module_version: str) -> str:
+    """The stamps Prometheus's own build sets, so ``--version`` names the release."""
+    _, minor, patch = module_version.lstrip("v").split(".")
+    release = f"3.{int(minor) - 300}.{patch}"  # v0.316.0 is 3.16.0
+    common = "github.com/prometheus/common/version"
+    return f"-s -w -X {common}.Version={release} -X {common}.Branch=release"
+
+
 @dataclass(frozen=True, slots=True)
 class Component:
     """One Go-built binary of the dev cluster."""
@@ -55,6 +65,8 @@ class Component:
     module_dir: str
     package: str
     ldflags: str = "-s -w"
+    tags: str = ""
+    """Go build tags, comma-separated."""
 
     @property
     def wrapper(self) -> Path:
@@ -108,8 +120,21 @@ TOOL_COMPONENTS: tuple[Component, ...] = (
         package="helm.sh/helm/v3/cmd/helm",
         ldflags=f"-s -w -X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
     ),
+    *(
+        Component(
+            name=name,
+            version=PROMETHEUS_VERSION,
+            module_dir="prometheus",
+            package=f"github.com/prometheus/prometheus/cmd/{name}",
+            ldflags=_prometheus_ldflags(PROMETHEUS_VERSION),
+            # Static scrape configs only: no service discovery (half the build), no web UI.
+            tags="remove_all_sd",
+        )
+        for name in ("prometheus", "promtool")
+    ),
 )
-"""The install path's tools (``dev-cluster build --tools``): helm, for the chart's tests."""
+"""The install path's tools (``dev-cluster build --tools``): helm, for the chart's tests;
+Prometheus and promtool, for the metrics, the dashboard's queries and the alerts."""
 
 
 def hack_dir() -> Path:
@@ -132,6 +157,7 @@ def _stamp(component: Component) -> str:
     digest = hashlib.sha256()
     digest.update((component.wrapper / "go.sum").read_bytes())
     digest.update(component.ldflags.encode())
+    digest.update(component.tags.encode())
     return digest.hexdigest()
 
 
@@ -187,6 +213,8 @@ def build(component: Component) -> Path:
     binary.parent.mkdir(parents=True, exist_ok=True)
     partial = binary.with_name(f".{component.name}.partial")
     command = [go, "build", "-trimpath", "-ldflags", component.ldflags, "-o", str(partial)]
+    if component.tags:
+        command += ["-tags", component.tags]
     try:
         result = subprocess.run(
             [*command, component.package],
