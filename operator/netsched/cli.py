@@ -50,19 +50,33 @@ def dev_cluster_build(
             help="Also build what real nodes run: kubelet, kube-proxy, CoreDNS, kube-router."
         ),
     ] = False,
-    tools: Annotated[bool, typer.Option(help="Also build the install path's tools: helm.")] = False,
+    tools: Annotated[
+        bool, typer.Option(help="Also build the install path's tools: helm, Prometheus, promtool.")
+    ] = False,
+    images: Annotated[
+        bool,
+        typer.Option(
+            help="Also build the real nodes' container images (OCI archives that `ctr images "
+            "import` and `kind load image-archive` read); implies --real-nodes."
+        ),
+    ] = False,
 ) -> None:
     """Build (or find cached) every control-plane binary."""
     from netsched.devcluster import ComponentError, binaries
+    from netsched.devcluster import images as container_images
 
     components = binaries.COMPONENTS
-    if real_nodes:
+    if real_nodes or images:
         components += binaries.REAL_NODE_COMPONENTS
     if tools:
         components += binaries.TOOL_COMPONENTS
     try:
-        for name, path in binaries.ensure_all(components, announce=True).items():
+        built = binaries.ensure_all(components, announce=True)
+        for name, path in built.items():
             typer.echo(f"{name:<24} {path}")
+        if images:
+            for name, archive in container_images.build_all(built["coredns"]).items():
+                typer.echo(f"{name:<24} {archive}")
     except ComponentError as error:
         _fail(error)
 

@@ -12,6 +12,8 @@ operator and the probe agent run with tokens of the chart's own ServiceAccounts
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,15 +21,27 @@ from typing import Any
 
 import pytest
 import yaml
-from gangs import OperatorProcess, network_topology, pods, set_pod_phase, training_job, wait_phase
+from gangs import (
+    OperatorProcess,
+    network_topology,
+    phase,
+    pods,
+    set_pod_phase,
+    status_of,
+    training_job,
+    wait_phase,
+)
 
 from conftest import Cluster
 from netsched.devcluster import chart
+from netsched.devcluster.controlplane import audit_log
 
 pytestmark = pytest.mark.integration
 
 RELEASE, NAMESPACE, PROBES = "rbac", "rbac-system", "rbac-probe"
 OPERATOR_ACCOUNT, PROBE_ACCOUNT = "rbac-netsched", "rbac-netsched-probe"
+Permission = tuple[str, str, str]
+"""(API group, resource[/subresource], verb), as RBAC rules and audit events name them."""
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +105,12 @@ def test_the_operator_runs_a_whole_lifecycle_with_its_accounts_token_and_no_403(
         found = wait_phase(admin, namespace, "life", "Running")
         assert found["status"]["placement"]["ranks"]
         assert admin.get("networkpolicy", "life", "-n", namespace)
+        set_pod_phase(admin, namespace, "life-1", "Failed")  # the gang restarts: pods deleted
+        Cluster.wait_for(
+            lambda: (status_of(admin, namespace, "life").get("restarts") == 1
+                     and phase(admin, namespace, "life") == "Running"),
+            what="the gang to restart and run",
+        )  # fmt: skip
         for pod in pods(admin, namespace, "life"):
             set_pod_phase(admin, namespace, pod["metadata"]["name"], "Succeeded")
         wait_phase(admin, namespace, "life", "Succeeded")
@@ -109,6 +129,98 @@ def test_the_operator_runs_a_whole_lifecycle_with_its_accounts_token_and_no_403(
         admin.kubectl("delete", "networktopology", "rbac-fabric", check=False)
     log = operator.log_text()
     assert "403" not in log and "orbidden" not in log, log[-3000:]
+    # What it asked for is what its role grants: not a verb more, not a verb less.
+    user = f"system:serviceaccount:{NAMESPACE}:{OPERATOR_ACCOUNT}"
+    assert_exactly_granted(admin, user, OPERATOR_ACCOUNT)
+
+
+def test_without_any_one_rule_the_operator_names_what_it_lacks(
+    accounts: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """Each rule of the operator's role removed in turn: the operator, given a job, logs the
+    API server's refusal naming the verb and the resource it lacks."""
+    admin = accounts
+    role = _clean(admin.get("clusterrole", OPERATOR_ACCOUNT))
+    limited = as_account(admin, OPERATOR_ACCOUNT, NAMESPACE, tmp_path)
+    try:
+        for index, rule in enumerate(role["rules"]):
+            fewer = {**role, "rules": role["rules"][:index] + role["rules"][index + 1 :]}
+            admin.apply(fewer, "--force-conflicts")
+            Cluster.wait_for(lambda r=rule: not _can(admin, r), what=f"{rule} to be removed")
+            log = _operator_log_with_a_job(admin, limited, namespace, tmp_path / f"rule-{index}")
+            named = [f'cannot {v} resource "{r}"' for r in rule["resources"] for v in rule["verbs"]]
+            assert any(n in log for n in named), (rule, log[-3000:])
+            admin.apply(role, "--force-conflicts")
+            Cluster.wait_for(lambda r=rule: _can(admin, r), what=f"{rule} to be back")
+    finally:
+        admin.apply(role, "--force-conflicts")
+
+
+def _can(admin: Cluster, rule: dict[str, Any]) -> bool:
+    """Whether the operator's account may do the rule's first verb on its first resource."""
+    group, resource, verb = rule["apiGroups"][0], rule["resources"][0], rule["verbs"][0]
+    resource, _, subresource = resource.partition("/")
+    target = f"{resource}.{group}" if group else resource
+    user = f"--as=system:serviceaccount:{NAMESPACE}:{OPERATOR_ACCOUNT}"
+    extra = [f"--subresource={subresource}"] if subresource else []
+    answer = admin.kubectl("auth", "can-i", verb, target, *extra, user, check=False)
+    return answer.stdout.strip() == "yes"
+
+
+def _operator_log_with_a_job(admin: Cluster, limited: Cluster, namespace: str, logs: Path) -> str:
+    """Start the operator with ``limited``'s token, give it a job, and return its log once
+    it has said it was refused (or after a while)."""
+    logs.mkdir()
+    operator = OperatorProcess(cluster=limited, log_dir=logs)
+    operator.start()
+    name = f"lacks-{logs.name}"
+    try:
+        admin.apply(training_job(name, namespace, replicas=1))
+        Cluster.wait_for(lambda: "orbidden" in operator.log_text(), what="a refusal in its log")
+        time.sleep(1)  # the rest of the message
+        return operator.log_text()
+    finally:
+        operator.stop()
+        admin.kubectl("delete", "tj", name, "-n", namespace, "--wait=false")
+
+
+def audited_requests(cluster: Cluster, user: str) -> set[Permission]:
+    """Every (API group, resource, verb) ``user`` asked for, from the dev cluster's audit log
+    (devcluster.controlplane.AUDIT_POLICY keeps it for every ServiceAccount)."""
+    log = audit_log(cluster.kubeconfig.parent)
+    assert log.is_file(), f"{log}: this test reads the dev cluster's audit log"
+    asked = set()
+    for line in log.read_text().splitlines():
+        event = json.loads(line)
+        ref = event.get("objectRef")
+        if event["user"]["username"] != user or not ref:  # no ref: /api, /version, ...
+            continue
+        if event.get("userAgent", "").startswith("kubectl"):  # the test, with the same token
+            continue
+        resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+        asked.add((ref.get("apiGroup", ""), resource, event["verb"]))
+    return asked
+
+
+def granted(role: dict[str, Any]) -> set[Permission]:
+    return {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def assert_exactly_granted(cluster: Cluster, user: str, role_name: str) -> None:
+    grants = granted(cluster.get("clusterrole", role_name))
+    asked = Cluster.wait_for(  # the audit log is written a moment after each request
+        lambda: audited_requests(cluster, user) or None, what=f"{user}'s audit events"
+    )
+    unused, refused = sorted(grants - asked), sorted(asked - grants)
+    assert not unused and not refused, (
+        f"granted, never asked for: {unused}; asked, not granted: {refused}"
+    )
 
 
 def probe_requests(agent: Any) -> list[str]:
@@ -161,6 +273,7 @@ def test_the_probe_agent_needs_exactly_its_rules(accounts: Cluster, tmp_path: Pa
                     Cluster.wait_for(lambda: _allowed(agent), what="the whole role back")
         finally:
             admin.apply(role, "--force-conflicts")
+    assert_exactly_granted(admin, f"system:serviceaccount:{PROBES}:{PROBE_ACCOUNT}", PROBE_ACCOUNT)
 
 
 def _clean(role: dict[str, Any]) -> dict[str, Any]:

@@ -148,14 +148,6 @@ class Kube:
         path = f"/apis/{GROUP}/{VERSION}/networktopologies/{name}/status"
         await self._request("PATCH", path, {"status": status}, content_type=MERGE_PATCH)
 
-    async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            return await self._request("GET", self._job_path(namespace, name))
-        except HTTPError as error:
-            if error.status == 404:
-                return None
-            raise
-
     async def delete_job(self, namespace: str, name: str) -> None:
         try:
             await self._request("DELETE", self._job_path(namespace, name))

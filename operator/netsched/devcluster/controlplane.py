@@ -175,6 +175,26 @@ def _write_identities(run_dir: Path, *, server: str, ca: Path) -> dict[str, Path
     return kubeconfigs
 
 
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        # The controller-manager's own accounts: thousands of requests, none of ours.
+        {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"]},
+        {"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+        {"level": "None"},
+    ],
+}
+"""What the API server's audit log keeps: who asked for which verb on which resource, for
+every ServiceAccount outside kube-system. The RBAC test reads it to compare what netsched's
+workloads really ask for with what their ClusterRoles grant."""
+
+
+def audit_log(run_dir: Path) -> Path:
+    return run_dir / "logs" / "audit.log"
+
+
 def _component_arguments(
     run_dir: Path,
     *,
@@ -218,13 +238,16 @@ def _component_arguments(
             str(bins["kube-apiserver"]),
             f"--etcd-servers={etcd_url}",
             "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
             f"--secure-port={ports['kube-apiserver']}",
             f"--tls-cert-file={keys.serving_cert}",
             f"--tls-private-key-file={keys.serving_key}",
             f"--client-ca-file={keys.ca_cert}",
             f"--token-auth-file={run_dir / 'pki' / 'tokens.csv'}",
             "--authorization-mode=RBAC",
+            f"--audit-policy-file={run_dir / 'audit-policy.yaml'}",
+            f"--audit-log-path={audit_log(run_dir)}",
+            "--audit-log-maxsize=64",  # MB, then one backup: a long benchmark stays bounded
+            "--audit-log-maxbackup=1",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={keys.service_account_pub}",
             f"--service-account-signing-key-file={keys.service_account_key}",
@@ -321,6 +344,7 @@ def start_control_plane(
     plane = ControlPlane(run_dir=run_dir, server=server, ports=ports)
     try:
         kwok_config = kwok.write_config(run_dir / "kwok.yaml")
+        (run_dir / "audit-policy.yaml").write_text(yaml.safe_dump(AUDIT_POLICY))
         argv = _component_arguments(
             run_dir,
             bins=bins,
