@@ -24,6 +24,7 @@ from netsched.domain.placement import Outcome, Placement, place
 from netsched.domain.scheme import DEFAULT_SCHEME
 from netsched.domain.topology import ClusterSnapshot, build_snapshot
 from netsched.domain.topology_sources import fat_tree
+from netsched.domain.traffic import COUNTED_PATTERNS
 from replay import Observer, ReplayResult, replay
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,12 +33,6 @@ STRATEGIES = ("netsched", "tas", "spread", "binpack", "random")
 LOAD = 0.9
 RUNNING_SHARE = 0.5
 """Share of the optimality instances with running gangs on some uplinks."""
-OPTIMAL_PATTERNS = (
-    Pattern.DATA_PARALLEL,
-    Pattern.MODEL_PARALLEL,
-    Pattern.PIPELINE_PARALLEL,
-    Pattern.EXPERT_PARALLEL,
-)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -365,7 +360,7 @@ def run_optimal(quick: bool, log: Callable[[str], None]) -> OptimalResult:
     gaps: list[float] = []
     by_pattern: dict[str, tuple[int, int]] = {}
     index = 0
-    for pattern in OPTIMAL_PATTERNS:
+    for pattern in COUNTED_PATTERNS:  # the patterns the optimal strategy models
         done = within = 0
         while done < per_pattern:
             index += 1

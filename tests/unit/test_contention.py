@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies_gen import clusters, demands, running
 
-from netsched.domain.cost import BYTES_PER_GBPS, predict, ring_edge_bytes
+from netsched.domain.cost import BYTES_PER_GBPS, predict
 from netsched.domain.demand import Pattern
 from netsched.domain.placement import STRATEGIES, Placement, place
+from netsched.domain.traffic import ring_edge_bytes
 
 LEAF_1 = "core-x/spine-a/leaf-1"
 

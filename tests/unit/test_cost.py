@@ -9,8 +9,9 @@ from builders import GB, demand, node, rack, snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netsched.domain.cost import BYTES_PER_GBPS, predict, ring_edge_bytes
+from netsched.domain.cost import BYTES_PER_GBPS, predict
 from netsched.domain.demand import ParallelDegrees, Pattern
+from netsched.domain.traffic import ring_edge_bytes
 
 HOST = 400 * BYTES_PER_GBPS  # bytes/s of a nominal host uplink
 LEAF = 1600 * BYTES_PER_GBPS

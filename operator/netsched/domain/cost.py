@@ -4,26 +4,11 @@ Given a :class:`~netsched.domain.demand.Demand`, its ranks in order (rank i runs
 node ``order[i]``) and a snapshot, :func:`predict` returns a :class:`Cost`.
 
 Links are the uplinks of the switch tree (host -> leaf, leaf -> spine, spine ->
-core). They are full duplex, so a link's load is its busier direction. With S the
-demand's ``bytes_per_step`` and N the ranks in a group, per step:
-
-* **DataParallel**, ring all-reduce: every ring edge carries ``2(N-1)/N * S``
-  (reduce-scatter then all-gather; NCCL's "bus bandwidth" factor for all-reduce,
-  see NCCL's ``doc/PERFORMANCE.md`` in nccl-tests). Ranks are ordered so the ring
-  leaves each domain once, so an uplink carries one edge each way.
-* **ModelParallel / PipelineParallel**, a chain: rank i sends S to rank i+1.
-* **ExpertParallel**, all-to-all: every ordered pair exchanges ``S/N`` (NCCL's
-  all-to-all factor ``(N-1)/N`` per rank). A domain holding k of the N ranks sends
-  ``k * (N-k) * S/N`` up its uplink and receives as much. That per-domain count is
-  used directly; no pair is ever enumerated.
-* **Hybrid** with degrees (T, P, D): global GPU index ``g = t + T*(p + P*d)`` and GPU
-  g lives in pod ``g // gpus_per_pod``, so tensor groups sit inside a pod and each
-  pipeline replica d is a contiguous block of ranks. Each group is costed with its
-  own pattern on payload S (S is the per-GPU payload): tensor groups as rings
-  over T GPUs, pipelines as chains over P stages (one per tensor rank), data
-  parallel as rings over the D replicas (one per tensor rank and stage). Their link
-  loads add up.
-* **None**: no traffic, zero cost.
+core). They are full duplex, so a link's load is its busier direction. How many
+bytes each pattern sends between which ranks (ring all-reduce, pipeline chain,
+all-to-all, Hybrid's groups of them) is :mod:`netsched.domain.traffic`'s rule;
+this module routes those bytes up to the lowest common switch and back down, and
+times them.
 
 Traffic between ranks on the same node uses NVLink and costs nothing on the
 network: intra-node bandwidth is an order of magnitude above a NIC's, so it never
@@ -69,18 +54,17 @@ the order gangs arrive in, as it does in a real cluster.
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from netsched.domain.demand import Demand, Pattern, degree_problems
+from netsched.domain.demand import Demand, Pattern
 from netsched.domain.fabric import Domain
 from netsched.domain.topology import ClusterSnapshot
+from netsched.domain.traffic import all_to_all_uplink_bytes, host_flows
 
 BYTES_PER_GBPS = 1e9 / 8
-_Pairs = dict[tuple[int, int], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,78 +138,21 @@ def predict(demand: Demand, order: Sequence[str], snapshot: ClusterSnapshot) -> 
     hosts = [snapshot.host_index(node) for node in order]
     out: defaultdict[int, float] = defaultdict(float)
     into: defaultdict[int, float] = defaultdict(float)
-    size = float(demand.bytes_per_step)
-    pattern = demand.pattern
-    if pattern is Pattern.DATA_PARALLEL:
-        _add_pairs(snapshot, _ring(hosts, size, {}), out, into)
-    elif pattern in (Pattern.MODEL_PARALLEL, Pattern.PIPELINE_PARALLEL):
-        _add_pairs(snapshot, _chain(hosts, size, {}), out, into)
-    elif pattern is Pattern.EXPERT_PARALLEL:
-        _add_all_to_all(snapshot, hosts, size, out, into)
-    elif pattern is Pattern.HYBRID:
-        _add_pairs(snapshot, _hybrid(demand, hosts, size), out, into)
+    if demand.pattern is Pattern.EXPERT_PARALLEL:
+        _add_all_to_all(snapshot, hosts, float(demand.bytes_per_step), out, into)
+    else:
+        _add_pairs(snapshot, host_flows(demand, hosts), out, into)
     return _summarise(snapshot, hosts, out, into)
-
-
-def ring_edge_bytes(ranks: int, payload: float) -> float:
-    """Bytes on each edge of a ring all-reduce of ``payload`` over ``ranks``: 2(N-1)/N*S."""
-    return 2 * (ranks - 1) / ranks * payload if ranks > 1 else 0.0
-
-
-def _ring(hosts: Sequence[int], payload: float, pairs: _Pairs) -> _Pairs:
-    edge = ring_edge_bytes(len(hosts), payload)
-    for i, source in enumerate(hosts):
-        target = hosts[(i + 1) % len(hosts)]
-        if source != target:
-            pairs[source, target] = pairs.get((source, target), 0.0) + edge
-    return pairs
-
-
-def _chain(hosts: Sequence[int], payload: float, pairs: _Pairs) -> _Pairs:
-    for source, target in itertools.pairwise(hosts):
-        if source != target:
-            pairs[source, target] = pairs.get((source, target), 0.0) + payload
-    return pairs
-
-
-def _hybrid(demand: Demand, hosts: Sequence[int], payload: float) -> _Pairs:
-    """Tensor rings, pipeline chains and data-parallel rings over GPUs; see module doc."""
-    degrees = demand.degrees
-    problems = degree_problems(
-        pattern=demand.pattern,
-        degrees=degrees,
-        replicas=demand.replicas,
-        gpus_per_pod=demand.gpus_per_pod,
-    )
-    if problems:
-        raise ValueError(f"{demand.name}: {problems[0]}")
-    assert degrees is not None  # degree_problems refuses Hybrid without degrees
-    t_deg, p_deg, d_deg = degrees.tensor, degrees.pipeline, degrees.data
-    per_pod = demand.gpus_per_pod
-
-    def host(t: int, p: int, d: int) -> int:
-        return hosts[(t + t_deg * (p + p_deg * d)) // per_pod]
-
-    pairs: _Pairs = {}
-    for d in range(d_deg):
-        for p in range(p_deg):
-            _ring([host(t, p, d) for t in range(t_deg)], payload, pairs)
-        for t in range(t_deg):
-            _chain([host(t, p, d) for p in range(p_deg)], payload, pairs)
-    for t in range(t_deg):
-        for p in range(p_deg):
-            _ring([host(t, p, d) for d in range(d_deg)], payload, pairs)
-    return pairs
 
 
 def _add_pairs(
     snapshot: ClusterSnapshot,
-    pairs: Mapping[tuple[int, int], float],
+    flows: Mapping[tuple[int, int], float],
     out: defaultdict[int, float],
     into: defaultdict[int, float],
 ) -> None:
     """Route each host-to-host flow up to the lowest common switch and back down."""
-    for (source, target), size in pairs.items():
+    for (source, target), size in flows.items():
         up, down = snapshot.ancestors(source), snapshot.ancestors(target)
         for climbing, descending in zip(up, down, strict=True):
             if climbing == descending:
@@ -251,7 +178,7 @@ def _add_all_to_all(
         if snapshot.domains[domain].parent is None:
             others = [d for d in inside if snapshot.domains[d].parent is None and d != domain]
             raise _disconnected(snapshot, domain, others[0])
-        size = count * (ranks - count) * payload / ranks
+        size = all_to_all_uplink_bytes(ranks=ranks, inside=count, payload=payload)
         out[domain] += size
         into[domain] += size
 

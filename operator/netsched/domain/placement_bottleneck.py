@@ -3,9 +3,10 @@
 For a ring, a chain or an all-to-all whose ranks are in ring order (depth-first,
 see :func:`~netsched.domain.ring.ring_order`), the bytes on a domain's uplink
 depend only on ``k``, the gang's pods inside that domain (see
-:mod:`netsched.domain.cost`): a ring edge or a chain link when ``0 < k < N``, and
-``k * (N - k) * S/N`` for all-to-all. So "can the gang finish its traffic in
-``T`` seconds under domain D?" is a counting question, answered bottom-up:
+:func:`netsched.domain.traffic.uplink_bytes`): a ring edge or a chain link when
+``0 < k < N``, and ``k * (N - k) * S/N`` for all-to-all. So "can the gang finish
+its traffic in ``T`` seconds under domain D?" is a counting question, answered
+bottom-up:
 
 * each host may hold any count up to its room whose uplink time is at most ``T``
   (0 and N are always allowed: they put nothing on the uplink);
@@ -28,20 +29,11 @@ import bisect
 from dataclasses import dataclass
 
 from netsched.domain.capacity import Capacity
-from netsched.domain.cost import BYTES_PER_GBPS, ring_edge_bytes
-from netsched.domain.demand import Demand, Pattern
+from netsched.domain.cost import BYTES_PER_GBPS
+from netsched.domain.demand import Demand
 from netsched.domain.placement_fill import Share
 from netsched.domain.topology import ClusterSnapshot
-
-COUNTED_PATTERNS = frozenset(
-    {
-        Pattern.DATA_PARALLEL,
-        Pattern.MODEL_PARALLEL,
-        Pattern.PIPELINE_PARALLEL,
-        Pattern.EXPERT_PARALLEL,
-    }
-)
-"""Patterns whose uplink load depends only on the pods inside a domain (not Hybrid)."""
+from netsched.domain.traffic import uplink_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +67,9 @@ class Bottleneck:
 
     def _seconds(self, pods: int, gbps: float | None) -> float:
         ranks, size = self.demand.replicas, float(self.demand.bytes_per_step)
-        if pods <= 0 or pods >= ranks:
-            return 0.0
-        if self.demand.pattern is Pattern.DATA_PARALLEL:
-            load = ring_edge_bytes(ranks, size)
-        elif self.demand.pattern is Pattern.EXPERT_PARALLEL:
-            load = pods * (ranks - pods) * size / ranks
-        else:
-            load = size
+        if not 0 < pods < ranks:
+            return 0.0  # nothing crosses the uplink, however slow
+        load = uplink_bytes(self.demand.pattern, ranks=ranks, inside=pods, payload=size)
         return load / (gbps * BYTES_PER_GBPS) if gbps else float("inf")
 
     def times(self, scopes: list[int]) -> list[float]:

@@ -15,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netsched.domain.capacity import Capacity, count_capacity, fitting, tier_limit, without
-from netsched.domain.cost import BYTES_PER_GBPS, Cost, predict, ring_edge_bytes
-from netsched.domain.demand import Demand, Pattern
+from netsched.domain.cost import BYTES_PER_GBPS, Cost, predict
+from netsched.domain.demand import Demand
 from netsched.domain.outcome import Outcome, checked, no_room, placed
-from netsched.domain.placement_bottleneck import COUNTED_PATTERNS, Bottleneck
+from netsched.domain.placement_bottleneck import Bottleneck
 from netsched.domain.placement_fill import EVENLY, FASTEST, FEWEST, FillPolicy, Share, fill
 from netsched.domain.ring import ring_order
 from netsched.domain.topology import ClusterSnapshot
+from netsched.domain.traffic import COUNTED_PATTERNS, least_uplink_bytes
 
 NAME = "netsched"
 CANDIDATE_BUDGET = 8
@@ -265,7 +266,10 @@ def _candidate_key(
     last = len(kids) - 1 if spread else _reaching(rooms_by_speed, demand.replicas)
     slowest = capacity.speed(snapshot, by_speed[last])
     needed = _reaching(sorted(rooms_by_speed, reverse=True), demand.replicas) + 1
-    bound = _edge_floor(demand) / (slowest * BYTES_PER_GBPS) if slowest else float("inf")
+    least = least_uplink_bytes(
+        demand.pattern, ranks=demand.replicas, payload=float(demand.bytes_per_step)
+    )
+    bound = least / (slowest * BYTES_PER_GBPS) if slowest else float("inf")
     return (float(f"{bound:.12g}"), needed, snapshot.free[domain] - demand.total_gpus, domain)
 
 
@@ -277,22 +281,6 @@ def _reaching(rooms: list[int], pods: int) -> int:
         if total >= pods:
             return position
     return len(rooms) - 1
-
-
-def _edge_floor(demand: Demand) -> float:
-    """Least bytes any uplink the gang must cross carries, per pattern (see the cost model).
-
-    The gang spans at least two children of a candidate above the host tier (no
-    single child holds it), and every such child's uplink carries at least this.
-    """
-    size, ranks = float(demand.bytes_per_step), demand.replicas
-    if demand.pattern is Pattern.DATA_PARALLEL:
-        return ring_edge_bytes(ranks, size)
-    if demand.pattern in (Pattern.MODEL_PARALLEL, Pattern.PIPELINE_PARALLEL):
-        return size
-    if demand.pattern is Pattern.EXPERT_PARALLEL:
-        return (ranks - 1) * size / ranks
-    return 0.0
 
 
 def _misses_preference(demand: Demand, snapshot: ClusterSnapshot, cost: Cost) -> int:

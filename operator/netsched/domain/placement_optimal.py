@@ -31,11 +31,11 @@ from typing import Any
 import highspy
 
 from netsched.domain.capacity import Capacity, count_capacity, fitting, tier_limit
-from netsched.domain.cost import ring_edge_bytes
 from netsched.domain.demand import Demand, Pattern
 from netsched.domain.outcome import Outcome, checked, no_room, placed
 from netsched.domain.ring import ring_order
 from netsched.domain.topology import ClusterSnapshot
+from netsched.domain.traffic import COUNTED_PATTERNS, uplink_bytes
 
 NAME = "optimal"
 MAX_OPTIMAL_NODES = 32
@@ -121,21 +121,26 @@ def _links(snapshot: ClusterSnapshot, x: dict[int, Any]) -> dict[int, list[int]]
 
 
 def _load(model: Any, demand: Demand, room: Sequence[int], domain: int, pods: list[Any]) -> Any:
-    """Bytes on the uplink of ``domain``, in units of the payload S, as a linear expression."""
-    ranks = demand.replicas
+    """Bytes on the uplink of ``domain``, in units of the payload S, as a linear expression.
+
+    The bytes per pod count are :func:`~netsched.domain.traffic.uplink_bytes`; only
+    how they are made linear is this module's (see the module docstring).
+    """
+    ranks, pattern = demand.replicas, demand.pattern
     inside = sum(pods)
     most = min(ranks, room[domain])
-    if demand.pattern is Pattern.EXPERT_PARALLEL:
+    if pattern is Pattern.EXPERT_PARALLEL:
         onehot = [model.addBinary() for _ in range(most + 1)]
         model.addConstr(sum(onehot) == 1)
         model.addConstr(sum(j * z for j, z in enumerate(onehot)) == inside)
-        return sum(j * (ranks - j) / ranks * z for j, z in enumerate(onehot))
-    if demand.pattern is Pattern.DATA_PARALLEL:
-        edge = ring_edge_bytes(ranks, 1.0)
-    elif demand.pattern in (Pattern.MODEL_PARALLEL, Pattern.PIPELINE_PARALLEL):
-        edge = 1.0 if ranks > 1 else 0.0
-    else:
+        return sum(
+            uplink_bytes(pattern, ranks=ranks, inside=j, payload=1.0) * z
+            for j, z in enumerate(onehot)
+        )
+    if pattern not in COUNTED_PATTERNS:
         return 0.0 * inside
+    # A ring or chain puts the same edge on the uplink for every 0 < k < N.
+    edge = uplink_bytes(pattern, ranks=ranks, inside=1, payload=1.0)
     used, whole = model.addBinary(), model.addBinary()
     partial = model.addVariable(lb=0.0, ub=1.0)
     model.addConstr(inside <= most * used)
