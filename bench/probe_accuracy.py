@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from docs_sections import replace
-from netsched.probe.iperf3 import Failed, client_command, parse_report
+from netsched.probe.iperf3 import DEFAULT_PORT, Failed, client_command, parse_report
 from report import machine
 
 RATES = {"50mbit": 0.05, "200mbit": 0.2, "1gbit": 1.0}
@@ -42,6 +42,12 @@ A, B = "10.78.0.1", "10.78.0.2"
 
 def sh(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True, text=True)
+
+
+def listeners(netns: str) -> str:
+    """``ss -ltnH`` in ``netns``: its listening TCP sockets."""
+    argv = ["ip", "netns", "exec", netns, "ss", "-ltnH"]
+    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
 
 
 def shape(netns: str, rate: str) -> None:
@@ -89,7 +95,12 @@ def run(repeat: int) -> list[tuple[str, str, list[float]]]:
             ["ip", "netns", "exec", right, binary, "--server", "--bind", B],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(1)
+        listening = f"{B}:{DEFAULT_PORT}"
+        deadline = time.monotonic() + 10
+        while listening not in listeners(right):
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"iperf3 --server did not listen on {listening} in {right}")
+            time.sleep(0.05)
         for rate in RATES:
             shape(left, rate)
             shape(right, rate)

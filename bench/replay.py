@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from netsched.domain.cost import Cost, predict
 from netsched.domain.demand import Demand
 from netsched.domain.placement import Outcome, Placement, place
+from netsched.domain.simulation import could_hold
 from netsched.domain.topology import ClusterSnapshot
 from workloads import TraceJob
 
@@ -70,19 +71,6 @@ def fragmentation(snap: ClusterSnapshot, leaf_gpus: dict[int, int]) -> tuple[flo
     whole = sum(snap.free[d] for d, gpus in leaf_gpus.items() if snap.free[d] == gpus)
     partial = sum(1 for h, n in enumerate(snap.nodes) if 0 < snap.free[h] < n.allocatable_gpus)
     return (1 - whole / free_total if free_total else 0.0), partial
-
-
-def could_hold(snap: ClusterSnapshot, demand: Demand) -> bool:
-    """Whether the free GPUs, node by node, hold ``replicas`` pods of ``gpus_per_pod``."""
-    per_pod = demand.gpus_per_pod
-    if per_pod == 0:
-        return snap.host_count >= demand.replicas
-    room = 0
-    for host in range(snap.host_count):
-        room += snap.free[host] // per_pod
-        if room >= demand.replicas:
-            return True
-    return False
 
 
 def replay(

@@ -7,12 +7,12 @@ Every assumption that turns a trace line into a :class:`Demand` lives in
 from __future__ import annotations
 
 import csv
-import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from netsched.domain.demand import Demand, ParallelDegrees, Pattern
+from netsched.trace import gang_shape, hybrid_degrees
 
 GPUS_PER_HOST = 8
 BYTES_PER_PARAM = 4  # fp32 gradients
@@ -55,15 +55,8 @@ def job_type(name: str) -> JobType:
 
 
 def pods_for(gpus: int) -> tuple[int, int]:
-    """(replicas, GPUs per pod): one pod per host-sized share, as DDP launchers run it.
-
-    Up to 8 GPUs is one pod; beyond, pods of 8 GPUs, or of gcd(GPUs, 8) when 8 does
-    not divide the count (20 GPUs -> 5 pods of 4).
-    """
-    if gpus <= GPUS_PER_HOST:
-        return 1, gpus
-    per_pod = math.gcd(gpus, GPUS_PER_HOST)
-    return gpus // per_pod, per_pod
+    """(replicas, GPUs per pod) on 8-GPU hosts (:func:`netsched.trace.gang_shape`)."""
+    return gang_shape(gpus, GPUS_PER_HOST)
 
 
 def demand_for(name: str, kind: JobType, gpus: int) -> Demand:
@@ -71,9 +64,8 @@ def demand_for(name: str, kind: JobType, gpus: int) -> Demand:
     payload = int(kind.params_millions * 1e6 * BYTES_PER_PARAM)
     degrees = None
     if kind.pattern is Pattern.HYBRID:
-        pipeline = 2 if replicas % 2 == 0 else 1
-        degrees = ParallelDegrees(tensor=per_pod, pipeline=pipeline, data=replicas // pipeline)
-        payload //= per_pod * pipeline  # each GPU all-reduces its shard of the gradients
+        degrees = hybrid_degrees(replicas, per_pod)
+        payload //= per_pod * degrees.pipeline  # each GPU all-reduces its shard of the gradients
     if kind.pattern is Pattern.NONE:
         payload = 0
     return Demand(

@@ -128,7 +128,6 @@ class ClusterState:
                 the job first), or two nodes share a name.
         """
         name = job.spec.topology.network_topology
-        scheme = self.scheme(name)
         pod = job.spec.template.spec.model_dump(by_alias=True)
         selector, tolerations = pod.get("nodeSelector") or {}, pod.get("tolerations") or []
         refused = {
@@ -136,13 +135,32 @@ class ClusterState:
             for node in self.nodes
             if (why := refusal(node, node_selector=selector, tolerations=tolerations))
         }
+        return self.snapshot(name, now=now, refused=refused, bandwidth=bandwidth)
+
+    def snapshot(
+        self,
+        topology: str = "default",
+        *,
+        now: datetime,
+        refused: Mapping[str, str] | None = None,
+        bandwidth: BandwidthEstimate | None = None,
+    ) -> ClusterSnapshot:
+        """The snapshot of every node under NetworkTopology ``topology`` (``refused``: nodes
+        a job may not use, with why); what ``netsched simulate`` starts from.
+
+        Raises:
+            ValueError: no NetworkTopology of that name is in the state, or two nodes share
+                a name.
+        """
         return build_snapshot(
             nodes=self.nodes,
-            scheme=scheme,
+            scheme=self.scheme(topology),
             used_gpus=self.used_gpus,
             reserved=self.reserved_gpus,
-            refused=refused,
-            bandwidth=bandwidth or self.bandwidth.get(name) or self.bandwidth_for(name, now=now),
+            refused=refused or {},
+            bandwidth=bandwidth
+            or self.bandwidth.get(topology)
+            or self.bandwidth_for(topology, now=now),
         )
 
 
