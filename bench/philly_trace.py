@@ -23,7 +23,7 @@ import yaml
 
 from netsched.devcluster.nodes import lingjun, node_manifest
 from netsched.trace import OPTIONAL, REQUIRED
-from workloads import TraceJob, compress, demand_for, job_type
+from workloads import compress, read_traces, simulated_job
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "philly-gavel"
 
@@ -31,26 +31,17 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "philly-gavel"
 def convert(paths: list[Path], out: Path, *, scale: int, load: float | None, gpus: int) -> str:
     """Write the CSV; with ``load``, arrivals are compressed (``workloads.compress``) until the
     jobs would keep that share of ``gpus`` busy while they arrive. Returns what was done."""
-    jobs, extra = [], {}
-    for path in paths:
-        with path.open(newline="") as handle:
-            for line, row in enumerate(csv.reader(handle, delimiter="\t")):
-                kind = job_type(row[0])
-                name = f"{path.stem}/{line:04d}"
-                steps = int(row[4])
-                demand = demand_for(name, kind, int(row[6]) * scale)
-                jobs.append(TraceJob(name, demand, float(row[5]), steps / kind.steps_per_second))
-                extra[name] = (kind, steps)
+    jobs = read_traces(paths, gpus_per_trace_gpu=scale)
     factor = 1.0
     if load is not None:
         jobs, factor = compress(jobs, cluster_gpus=gpus, load=load)
     rows = []
-    for job in sorted(jobs, key=lambda j: (j.arrival, j.name)):
-        kind, steps = extra[job.name]
+    for job in jobs:
+        simulated = simulated_job(job)
         rows.append({
             "arrival_seconds": f"{job.arrival:.3f}", "gpus": job.demand.total_gpus,
-            "pattern": kind.pattern.value, "bytes_per_step": job.demand.bytes_per_step,
-            "steps": steps, "compute_seconds": f"{1 / kind.steps_per_second:.6g}",
+            "pattern": job.demand.pattern.value, "bytes_per_step": job.demand.bytes_per_step,
+            "steps": simulated.steps, "compute_seconds": f"{simulated.compute_seconds:.6g}",
             "priority": 0, "name": job.name,
         })  # fmt: skip
     with out.open("w", newline="") as handle:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netsched.domain.demand import Demand, ParallelDegrees, Pattern
+from netsched.domain.simulation import SimulatedJob
 from netsched.trace import gang_shape, hybrid_degrees
 
 GPUS_PER_HOST = 8
@@ -48,6 +49,9 @@ class TraceJob:
     demand: Demand
     arrival: float
     duration: float
+    steps_per_second: float = 1.0
+    """Its job type's throughput alone (Gavel's measurement; 1 for the large stream's
+    gangs, an assumed second a step): the JCT benchmark's steps and compute per step."""
 
 
 def job_type(name: str) -> JobType:
@@ -98,6 +102,7 @@ def read_traces(paths: list[Path], *, gpus_per_trace_gpu: int = 1) -> list[Trace
                         demand=demand_for(name, kind, gpus),
                         arrival=float(row[5]),
                         duration=int(row[4]) / kind.steps_per_second,
+                        steps_per_second=kind.steps_per_second,
                     )
                 )
     return sorted(jobs, key=lambda j: j.arrival)
@@ -143,7 +148,10 @@ def compress(
             high = middle
     factor = high if window_load(jobs, cluster_gpus=cluster_gpus, factor=1.0) < load else 1.0
     start = min(j.arrival for j in jobs)
-    moved = [TraceJob(j.name, j.demand, (j.arrival - start) / factor, j.duration) for j in jobs]
+    moved = [
+        TraceJob(j.name, j.demand, (j.arrival - start) / factor, j.duration, j.steps_per_second)
+        for j in jobs
+    ]
     return moved, factor
 
 
@@ -226,3 +234,10 @@ def large_stream(count: int = LARGE_JOBS, seed: int = LARGE_SEED) -> list[TraceJ
         duration = rng.expovariate(1 / (LARGE_MEAN_HOURS * 3600))
         jobs.append(TraceJob(demand.name, demand, arrival, duration))
     return jobs
+
+
+def simulated_job(job: TraceJob) -> SimulatedJob:
+    """The job as the JCT simulation runs it: its steps, each its type's compute time alone
+    (the inverse of the steps per second measured without a network)."""
+    steps = max(1, round(job.duration * job.steps_per_second))
+    return SimulatedJob(job.name, job.arrival, job.demand, steps, 1 / job.steps_per_second)
