@@ -157,3 +157,31 @@ def test_install_upgrade_and_uninstall_on_the_dev_cluster(release: Cluster) -> N
     cluster.wait_for(lambda: not leftovers(cluster), what="every object of the release to go")
     # As Helm does, the CRDs stay.
     assert cluster.get("crd", "trainingjobs.netsched.io")["metadata"]["name"]
+
+
+def test_the_monitoring_objects_are_accepted_by_the_real_api_server(api: Cluster) -> None:
+    """With the Prometheus Operator's CRDs installed (from its Go module), the chart's
+    ServiceMonitor and PrometheusRule pass the API server's schema validation."""
+    crds = chart.monitoring_crds()
+    for crd in crds:
+        api.kubectl("apply", "--server-side", "-f", str(crd))
+    names = [f"crd/{chart.MONITORING_CRDS[i]}.monitoring.coreos.com" for i in range(len(crds))]
+    api.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
+    namespace = "nsched-monitoring"
+    api.kubectl("create", "namespace", namespace)
+    values = [
+        "--set=metrics.serviceMonitor.enabled=true", "--set=metrics.prometheusRule.enabled=true",
+        "--set=probe.enabled=false", "--set=defaultTopology.enabled=false",
+    ]  # fmt: skip
+    try:
+        chart.run_helm("install", "mon", str(chart.CHART), "-n", namespace, *values,
+                       kubeconfig=api.kubeconfig)  # fmt: skip
+        monitor = api.get("servicemonitor", "-n", namespace, "mon-netsched")
+        assert monitor["spec"]["jobLabel"] == "app.kubernetes.io/name"
+        rule = api.get("prometheusrule", "-n", namespace, "mon-netsched")
+        assert rule["spec"] == observe.alert_rules()
+    finally:
+        chart.run_helm("uninstall", "mon", "-n", namespace, "--ignore-not-found",
+                       kubeconfig=api.kubeconfig)  # fmt: skip
+        api.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+        api.kubectl("delete", *names, "--wait=false", check=False)

@@ -56,6 +56,12 @@ def live(api: Cluster, operator: OperatorProcess, prometheus: Prometheus) -> Ite
         api.apply(training_job("too-big", namespace, replicas=17))  # 16 nodes
         for name in ("small", "wide"):
             wait_phase(api, namespace, name, "Running")
+        # The operator reports on each NetworkTopology every 10 s: once it has on ours, its
+        # link gauges exist; then a rate needs a few scrapes.
+        Cluster.wait_for(
+            lambda: prometheus.query(f'netsched_links_degraded{{topology="{TOPOLOGY}"}}'),
+            what=f"the operator's first report on NetworkTopology {TOPOLOGY}, scraped",
+        )
         Cluster.wait_for(
             lambda: prometheus.query(
                 f'count_over_time(netsched_queue_length{{job="{observe.JOB}"}}[1m]) >= {SCRAPES}'

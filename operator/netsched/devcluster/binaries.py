@@ -13,6 +13,7 @@ etcd, CoreDNS and kube-router never mix.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -30,6 +31,9 @@ ETCD_VERSION = "v3.6.16"
 COREDNS_VERSION = "v1.14.7"
 KUBE_ROUTER_VERSION = "v2.1.0"
 HELM_VERSION = "v3.22.0"
+PROMETHEUS_OPERATOR_VERSION = "v0.85.0"
+"""Whose CRDs (ServiceMonitor, PrometheusRule) the chart's tests install: the newest the
+module proxy serves."""
 PROMETHEUS_VERSION = "v0.316.0"
 """The Go module's version of Prometheus 3.16.0 (module versions v0.3xx are the 3.x releases)."""
 
@@ -258,3 +262,25 @@ def ensure_all(
             print(f"building {component.name} {component.version} (cached after the first time)…")
         paths[component.name] = build(component)
     return paths
+
+
+def module_source(module: str, version: str) -> Path:
+    """A Go module's source tree in the module cache, downloaded if needed (for the files
+    it carries: KWOK's stages, the Prometheus Operator's CRDs)."""
+    result = subprocess.run(
+        [_require_go(), "mod", "download", "-json", f"{module}@{version}"],
+        cwd=hack_dir(),
+        env=_go_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ComponentError(
+            component=module,
+            what=f"could not download {module}@{version} into the Go module cache",
+            log_tail=tail(result.stdout + result.stderr),
+            remedy="check that the Go module proxy serves that version (go list -m -versions)",
+        )
+    return Path(json.loads(result.stdout)["Dir"])

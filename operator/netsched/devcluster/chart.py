@@ -12,7 +12,12 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from netsched.devcluster.binaries import TOOL_COMPONENTS, ensure_all
+from netsched.devcluster.binaries import (
+    PROMETHEUS_OPERATOR_VERSION,
+    TOOL_COMPONENTS,
+    ensure_all,
+    module_source,
+)
 from netsched.devcluster.failures import ComponentError, tail
 
 SOURCE = Path(__file__).resolve().parents[3]
@@ -66,3 +71,17 @@ def render(values: Sequence[str] = ()) -> str:
         "template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--include-crds", *sets
     )
     return HEADER + rendered
+
+
+MONITORING_CRDS = ("servicemonitors", "prometheusrules")
+
+
+def monitoring_crds() -> list[Path]:
+    """The Prometheus Operator's ServiceMonitor and PrometheusRule CRDs, from its Go module
+    (:data:`~netsched.devcluster.binaries.PROMETHEUS_OPERATOR_VERSION`): installed, they let the
+    real API server validate the chart's monitoring objects against their schemas."""
+    source = module_source(
+        "github.com/prometheus-operator/prometheus-operator", PROMETHEUS_OPERATOR_VERSION
+    )
+    folder = source / "example" / "prometheus-operator-crd"
+    return [folder / f"monitoring.coreos.com_{kind}.yaml" for kind in MONITORING_CRDS]

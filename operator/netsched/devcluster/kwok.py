@@ -10,14 +10,11 @@ stages always match the KWOK version that ``hack/kwok/go.mod`` pins.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import yaml
 
-from netsched.devcluster.binaries import KWOK_VERSION, hack_dir
-from netsched.devcluster.failures import ComponentError, tail
+from netsched.devcluster.binaries import KWOK_VERSION, module_source
 
 STAGE_SET = "kustomize/stage/fast"
 NOT_READY_STAGE = "kustomize/stage/node/chaos/node-not-ready.yaml"
@@ -39,22 +36,7 @@ chaos stage, which sets the node NotReady at once."""
 
 def module_dir() -> Path:
     """The KWOK module's directory in the Go module cache (downloading it if needed)."""
-    result = subprocess.run(
-        ["go", "mod", "download", "-json", f"sigs.k8s.io/kwok@{KWOK_VERSION}"],
-        cwd=hack_dir() / "kwok",
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise ComponentError(
-            component="kwok",
-            what=f"could not locate sigs.k8s.io/kwok@{KWOK_VERSION} in the Go module cache",
-            log_tail=tail(result.stdout + result.stderr),
-            remedy="check that the Go module proxy serves that version (go list -m -versions)",
-        )
-    return Path(json.loads(result.stdout)["Dir"])
+    return module_source("sigs.k8s.io/kwok", KWOK_VERSION)
 
 
 def _stage_files(kustomization_dir: Path) -> list[Path]:
