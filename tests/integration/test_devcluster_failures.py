@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import Cluster
 from netsched import devcluster
 from netsched.devcluster import binaries, processes
 from netsched.devcluster.failures import ComponentError
@@ -119,3 +120,32 @@ def test_building_outside_a_checkout_names_the_missing_wrapper_module(tmp_path: 
     assert result.returncode == 1
     assert f"its wrapper Go module {tmp_path / 'hack'}" in result.stderr
     assert "NETSCHED_HACK_DIR" in result.stderr
+
+
+def test_pods_that_do_not_become_ready_are_explained(api: Cluster, namespace: str) -> None:
+    """What a CoreDNS that never becomes ready on the real nodes reports (realnodes.pods_report):
+    here a pod no node can take, on the test cluster."""
+    from kubernetes import client
+
+    from netsched.devcluster import api_client, realnodes
+
+    stuck = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "stuck", "namespace": namespace, "labels": {"app": "stuck"}},
+        "spec": {"nodeSelector": {"netsched.io/no-such-node": "true"},
+                 "containers": [{"name": "c", "image": "none"}]},
+    }  # fmt: skip
+    api.apply(stuck)
+
+    def explained() -> str | None:
+        with api_client(api.kubeconfig) as connection:
+            report = realnodes.pods_report(client.CoreV1Api(connection), namespace, "app=stuck")
+        return report if "FailedScheduling" in report else None
+
+    report = api.wait_for(explained, what="the scheduler's event in the report")
+    assert report.startswith("pod stuck on (unscheduled): Pending"), report
+    assert "PodScheduled=False Unschedulable" in report, report
+    with api_client(api.kubeconfig) as connection:
+        nothing = realnodes.pods_report(client.CoreV1Api(connection), namespace, "app=none")
+    assert nothing.startswith(f"no pod in {namespace} matches app=none"), nothing
