@@ -64,3 +64,16 @@ def test_beyond_the_first_pair_every_node_has_a_leaf_of_its_own() -> None:
     # So a 3-pod gang over 4 nodes chooses between the uplinks of leaves 1 and 2.
     plan = Fabric.plan(4, prefix="rnab12")
     assert [n.leaf for n in plan.nodes] == [0, 0, 1, 2]
+
+
+def test_real_nodes_refuse_a_disk_too_small_for_their_images(tmp_path: Path) -> None:
+    from netsched.devcluster.failures import ComponentError
+    from netsched.devcluster.realnodes import DISK_MARGIN_BYTES, disk_needed, require_disk
+
+    image = tmp_path / "image.tar"
+    image.write_bytes(b"x" * 1000)
+    assert disk_needed([image, image], nodes=4) == 4 * 2 * 2000 + DISK_MARGIN_BYTES
+    refused = r"4 real nodes need about 1048576.0 GiB free for their images in .*, and .* GiB"
+    with pytest.raises(ComponentError, match=refused):
+        require_disk(tmp_path / "run", 1024**5, nodes=4)
+    require_disk(tmp_path / "run", 1024, nodes=4)  # a kilobyte: this disk has it

@@ -31,7 +31,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,6 +279,30 @@ class RealNodes:
     processes: list[Running]
 
 
+DISK_MARGIN_BYTES = 2 * 1024**3
+"""Room beyond the images for pod logs, containers' writable layers and the kubelet's 1 %."""
+
+
+def disk_needed(archives: Iterable[Path], *, nodes: int) -> int:
+    """Bytes the nodes' containerds take for the images: each node holds every image twice
+    (its content store, and the unpacked snapshot)."""
+    return nodes * 2 * sum(a.stat().st_size for a in archives) + DISK_MARGIN_BYTES
+
+
+def require_disk(run_dir: Path, needed: int, *, nodes: int) -> None:
+    """Refuse to start real nodes on a filesystem without ``needed`` bytes free: a full disk
+    would only show later, as a kubelet's DiskPressure and pods that never start."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(run_dir).free
+    if free < needed:
+        raise ComponentError(
+            component="real nodes",
+            what=f"{nodes} real nodes need about {needed / 1024**3:.1f} GiB free for their "
+            f"images in {run_dir}, and {free / 1024**3:.1f} GiB is free",
+            remedy="free disk space (old runs: ls -d /tmp/netsched-*), or start fewer real nodes",
+        )
+
+
 def start_nodes(
     fabric_plan: Fabric,
     *,
@@ -295,6 +319,8 @@ def start_nodes(
     """
     require_tools()
     archives = images.build_all(bins["coredns"])
+    nodes_count = len(fabric_plan.nodes)
+    require_disk(run_dir, disk_needed(archives.values(), nodes=nodes_count), nodes=nodes_count)
     remove_leftovers(fabric_plan.prefix)
     fabric.create(fabric_plan)
     nodes = RealNodes(fabric_plan, run_dir, [])
