@@ -13,7 +13,6 @@ operator and the probe agent run with tokens of the chart's own ServiceAccounts
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,8 +146,10 @@ def test_without_any_one_rule_the_operator_names_what_it_lacks(
             fewer = {**role, "rules": role["rules"][:index] + role["rules"][index + 1 :]}
             admin.apply(fewer, "--force-conflicts")
             Cluster.wait_for(lambda r=rule: not _can(admin, r), what=f"{rule} to be removed")
-            log = _operator_log_with_a_job(admin, limited, namespace, tmp_path / f"rule-{index}")
             named = [f'cannot {v} resource "{r}"' for r in rule["resources"] for v in rule["verbs"]]
+            log = _operator_log_with_a_job(
+                admin, limited, namespace, tmp_path / f"rule-{index}", refusals=named
+            )
             assert any(n in log for n in named), (rule, log[-3000:])
             admin.apply(role, "--force-conflicts")
             Cluster.wait_for(lambda r=rule: _can(admin, r), what=f"{rule} to be back")
@@ -167,17 +168,21 @@ def _can(admin: Cluster, rule: dict[str, Any]) -> bool:
     return answer.stdout.strip() == "yes"
 
 
-def _operator_log_with_a_job(admin: Cluster, limited: Cluster, namespace: str, logs: Path) -> str:
+def _operator_log_with_a_job(
+    admin: Cluster, limited: Cluster, namespace: str, logs: Path, *, refusals: list[str]
+) -> str:
     """Start the operator with ``limited``'s token, give it a job, and return its log once
-    it has said it was refused (or after a while)."""
+    it has logged one of ``refusals`` (the wait fails, with the log, if it never does)."""
     logs.mkdir()
     operator = OperatorProcess(cluster=limited, log_dir=logs)
     operator.start()
     name = f"lacks-{logs.name}"
     try:
         admin.apply(training_job(name, namespace, replicas=1))
-        Cluster.wait_for(lambda: "orbidden" in operator.log_text(), what="a refusal in its log")
-        time.sleep(1)  # the rest of the message
+        Cluster.wait_for(
+            lambda: any(r in operator.log_text() for r in refusals),
+            what=f"one of {refusals} in its log ({operator.log})",
+        )
         return operator.log_text()
     finally:
         operator.stop()
