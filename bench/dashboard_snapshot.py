@@ -98,7 +98,7 @@ def stream(api: Api, *, seconds: float, rng: random.Random, log: Any) -> None:
         body = job(name, replicas, rng.choice(PATTERNS))
         api.request("POST", path, body=body)
         ends[name] = now + rng.uniform(30, 90)
-        time.sleep(rng.uniform(2, 6))
+        time.sleep(rng.uniform(2, 6))  # the stream's gap between arrivals, not a wait
     log(f"{number} jobs submitted")
 
 

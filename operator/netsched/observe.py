@@ -226,7 +226,6 @@ def for_prometheus(expr: str) -> str:
 
 
 _METRIC = re.compile(r"\b(netsched_[a-z0-9_]+|up)\b")
-_HISTOGRAM_SERIES = re.compile(r"_(bucket|sum|count)$")
 
 
 def metric_names(expr: str) -> set[str]:

@@ -65,6 +65,21 @@ class JobOutcome:
     """Its communication seconds per step, averaged over its steps."""
     compute_seconds: float
 
+    @classmethod
+    def of(
+        cls,
+        job: SimulatedJob,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+        tier: str | None = None,
+        comm_seconds: float = 0.0,
+    ) -> JobOutcome:
+        """What became of ``job``; without ``start``, a job that never started."""
+        demand = job.demand
+        return cls(job.name, demand.total_gpus, str(demand.pattern), job.arrival, start, end,
+                   tier, comm_seconds, job.compute_seconds)  # fmt: skip
+
     @property
     def wait(self) -> float | None:
         return None if self.start is None else self.start - self.arrival
@@ -212,17 +227,10 @@ class _Stream:
         for link in gang.links:
             self.on_link[link].discard(name)
         steps = gang.job.steps
-        self.outcomes[name] = JobOutcome(
-            name=name,
-            gpus=gang.job.demand.total_gpus,
-            pattern=str(gang.job.demand.pattern),
-            arrival=gang.job.arrival,
-            start=gang.started,
-            end=now,
-            tier=gang.placement.cost.tier_spanned,
+        self.outcomes[name] = JobOutcome.of(
+            gang.job, start=gang.started, end=now, tier=gang.placement.cost.tier_spanned,
             comm_seconds=gang.comm_steps / steps if steps else 0.0,
-            compute_seconds=gang.job.compute_seconds,
-        )
+        )  # fmt: skip
         self._recost(self._sharing(gang.links))
 
     def _sharing(self, links: Iterable[str]) -> set[str]:
@@ -307,11 +315,7 @@ def simulate(
         if progress is not None:
             progress(arrived)
     for job in queue:  # fits nowhere, even on the empty cluster
-        stream.outcomes[job.name] = JobOutcome(
-            name=job.name, gpus=job.demand.total_gpus, pattern=str(job.demand.pattern),
-            arrival=job.arrival, start=None, end=None, tier=None, comm_seconds=0.0,
-            compute_seconds=job.compute_seconds,
-        )  # fmt: skip
+        stream.outcomes[job.name] = JobOutcome.of(job)
     return StreamOutcome(
         strategy, tuple(stream.outcomes[j.name] for j in ordered), total_gpus=total_gpus
     )
