@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netsched.domain.cost import BYTES_PER_GBPS, predict
-from netsched.domain.demand import ParallelDegrees, Pattern
-from netsched.domain.traffic import ring_edge_bytes
+from netsched.domain.demand import ParallelDegrees, Pattern, RankOrder
+from netsched.domain.ring import ring_order
+from netsched.domain.traffic import host_flows, ring_edge_bytes
 
 HOST = 400 * BYTES_PER_GBPS  # bytes/s of a nominal host uplink
 LEAF = 1600 * BYTES_PER_GBPS
@@ -69,11 +70,39 @@ class TestRing:
 
 class TestChain:
     @pytest.mark.parametrize("pattern", [Pattern.PIPELINE_PARALLEL, Pattern.MODEL_PARALLEL])
-    def test_consecutive_stages_exchange_the_payload(self, pattern):
+    def test_activations_go_forward_and_gradients_back(self, pattern):
         cost = predict(demand(3, pattern=pattern), ["n1", "n2", "n3"], snapshot(*TREE))
-        assert cost.link_bytes["n2"] == GB  # in from n1, out to n3: GB each way
+        # n2 is passed through: activations in from n1 and gradients in from n3, GB each.
+        assert cost.link_bytes["n2"] == 2 * GB
+        # n1 and leaf-2 (holding n3) hold an end: GB each way.
+        assert cost.link_bytes["n1"] == GB
         assert cost.link_bytes["core-x/spine-a/leaf-2"] == GB
-        assert cost.comm_seconds == pytest.approx(GB / HOST)
+        assert cost.cross_tier_bytes["host"] == 8 * GB  # both directions summed
+        assert cost.comm_seconds == pytest.approx(2 * GB / HOST)
+
+    def test_the_chain_ends_under_the_slowest_uplinks(self):
+        # Three leaves under one spine, leaf-2 measured slow: the chain should hold an
+        # end there rather than pass through it.
+        snap = snapshot(
+            rack("spine-a", "leaf-1", "a1", "a2"),
+            rack("spine-a", "leaf-2", "b1", "b2"),
+            rack("spine-a", "leaf-3", "c1", "c2"),
+            measured={"core-x/spine-a/leaf-2": 100.0},
+        )
+        job = demand(6, pattern=Pattern.PIPELINE_PARALLEL)
+        shares = [(snap.host_index(n), 1) for n in ("a1", "a2", "b1", "b2", "c1", "c2")]
+        order = ring_order(snap, shares, chain=True)
+        assert order[0] in ("b1", "b2") and order[-1] not in ("b1", "b2")
+        plain = predict(job, ring_order(snap, shares), snap)
+        ended = predict(job, order, snap)
+        assert ended.comm_seconds == pytest.approx(plain.comm_seconds / 2)
+        assert ended.bottleneck == "core-x/spine-a/leaf-2"
+
+    def test_given_ends_in_one_child_of_the_gang_domain_are_refused(self):
+        snap = snapshot(*TREE)
+        shares = [(snap.host_index(n), 1) for n in ("n1", "n2", "n3")]
+        with pytest.raises(ValueError, match="one child of the gang's domain"):
+            ring_order(snap, shares, chain=True, ends=(0, 1))
 
 
 class TestAllToAll:
@@ -109,6 +138,24 @@ class TestHybrid:
         # pipeline n1->n2 and n3->n4: 8 tensor ranks x GB; data rings n1<->n3, n2<->n4.
         assert cost.link_bytes["n1"] == 8 * GB + 8 * ring_edge_bytes(2, GB)
         assert cost.tier_spanned == "spine"
+
+    @pytest.mark.parametrize(
+        ("order", "chain", "data_ring"),
+        [
+            # Megatron-LM's default: stage slowest, so stage 0 is pods 0-3, stage 1 pods 4-7.
+            (RankOrder.TP_DP_PP, (0, 4), (0, 1)),
+            # Each whole pipeline contiguous: replica d is pods 2d and 2d+1.
+            (RankOrder.TP_PP_DP, (0, 1), (0, 2)),
+        ],
+    )
+    def test_groups_follow_the_frameworks_rank_order(self, order, chain, data_ring):
+        # 8 pods x 8 GPUs: tensor 8 (one pod), pipeline 2, data 4.
+        degrees = ParallelDegrees(8, 2, 4, order=order)
+        flows = host_flows(demand(8, pattern=Pattern.HYBRID, degrees=degrees), range(8))
+        # A pipeline link: 8 tensor ranks x GB forward, and as much back.
+        assert flows[chain] == flows[chain[::-1]] == 8 * GB
+        # A data-parallel ring edge over 4 replicas: 8 tensor ranks x 1.5 GB.
+        assert flows[data_ring] == 8 * ring_edge_bytes(4, GB)
 
     def test_hybrid_without_matching_degrees_is_refused(self):
         job = demand(4, pattern=Pattern.HYBRID, degrees=ParallelDegrees(8, 2, 1))

@@ -48,6 +48,7 @@ from netsched.domain.demand import (
     Demand,
     ParallelDegrees,
     Pattern,
+    RankOrder,
 )
 from netsched.domain.lifecycle import FailurePolicy as FailurePolicy
 from netsched.domain.lifecycle import Phase as Phase
@@ -73,7 +74,7 @@ NAME_TOO_LONG = (
     "headless Service; choose a shorter name"
 )
 DEGREES_ONLY_FOR_HYBRID = (
-    "tensorParallel, pipelineParallel and dataParallel apply only to pattern Hybrid: "
+    "tensorParallel, pipelineParallel, dataParallel and rankOrder apply only to pattern Hybrid: "
     "remove them or set pattern: Hybrid"
 )
 BYTES_PER_STEP_REQUIRED = (
@@ -111,7 +112,7 @@ class Communication(ApiModel):
             ),
             cel(
                 "self.pattern == 'Hybrid' || !(has(self.tensorParallel) || "
-                "has(self.pipelineParallel) || has(self.dataParallel))",
+                "has(self.pipelineParallel) || has(self.dataParallel) || has(self.rankOrder))",
                 DEGREES_ONLY_FOR_HYBRID,
                 field_path=".pattern",
             ),
@@ -135,6 +136,11 @@ class Communication(ApiModel):
     """Hybrid only: pipeline stages."""
     data_parallel: Annotated[int | None, Field(ge=1, le=MAX_DEGREE)] = None
     """Hybrid only: data-parallel replicas of the whole pipeline."""
+    rank_order: Annotated[RankOrder | None, ENUM_FROM_STRING] = None
+    """Hybrid only: how the framework splits RANK into (tensor, data, pipeline) ranks,
+    fastest-varying first. ``tp-dp-pp`` (the default) is Megatron-LM's and torchtitan's
+    order: the pipeline stage varies slowest; ``tp-pp-dp`` puts each whole pipeline on
+    a contiguous block of ranks. netsched costs the placement in this order."""
 
     @property
     def payload_bytes(self) -> int:
@@ -148,7 +154,10 @@ class Communication(ApiModel):
         if self.data_parallel is None:
             return None
         return ParallelDegrees(
-            tensor=self.tensor_parallel, pipeline=self.pipeline_parallel, data=self.data_parallel
+            tensor=self.tensor_parallel,
+            pipeline=self.pipeline_parallel,
+            data=self.data_parallel,
+            order=self.rank_order or RankOrder.TP_DP_PP,
         )
 
 

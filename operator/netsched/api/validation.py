@@ -154,6 +154,7 @@ def _communication_problems(job: TrainingJob) -> Iterator[Problem]:
         communication.tensor_parallel,
         communication.pipeline_parallel,
         communication.data_parallel,
+        communication.rank_order,
     )
     if communication.pattern != Pattern.HYBRID and any(d is not None for d in degrees):
         yield Problem("spec.communication.pattern", DEGREES_ONLY_FOR_HYBRID)

@@ -60,13 +60,42 @@ class Pattern(StrEnum):
     """No inter-pod traffic worth placing for (independent workers)."""
 
 
+class RankOrder(StrEnum):
+    """How a Hybrid job's framework maps a global rank to its (tensor, data, pipeline) ranks.
+
+    Written fastest-varying first, as Megatron-LM's ``--order`` (``RankGenerator``,
+    default ``tp-cp-ep-dp-pp``) and torchtitan's device mesh (``pp`` outermost, ``tp``
+    innermost) name it. Tensor parallelism always varies fastest, so a tensor group
+    sits inside one pod; only data and pipeline may trade places.
+    """
+
+    TP_DP_PP = "tp-dp-pp"
+    """Megatron-LM's and torchtitan's default: the pipeline stage varies slowest, so
+    stage p is the contiguous block of ranks ``[p*T*D, (p+1)*T*D)``."""
+    TP_PP_DP = "tp-pp-dp"
+    """The data-parallel replica varies slowest: replica d (a whole pipeline) is the
+    contiguous block ``[d*T*P, (d+1)*T*P)``."""
+
+
 @dataclass(frozen=True, slots=True)
 class ParallelDegrees:
-    """Hybrid parallelism: ``tensor * pipeline * data`` equals the job's GPU count."""
+    """Hybrid parallelism: ``tensor * pipeline * data`` equals the job's GPU count.
+
+    ``order`` is the framework's rank order (:class:`RankOrder`); the operator hands
+    out RANK, the framework splits it into groups in this order, and the cost model
+    must split it the same way.
+    """
 
     tensor: int
     pipeline: int
     data: int
+    order: RankOrder = RankOrder.TP_DP_PP
+
+    def gpu(self, tensor: int, pipeline: int, data: int) -> int:
+        """The global rank (GPU index) of the GPU at these group ranks, in :attr:`order`."""
+        if self.order is RankOrder.TP_DP_PP:
+            return tensor + self.tensor * (data + self.data * pipeline)
+        return tensor + self.tensor * (pipeline + self.pipeline * data)
 
     @property
     def total(self) -> int:

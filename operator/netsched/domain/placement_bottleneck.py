@@ -4,7 +4,12 @@ For a ring, a chain or an all-to-all whose ranks are in ring order (depth-first,
 see :func:`~netsched.domain.ring.ring_order`), the bytes on a domain's uplink
 depend only on ``k``, the gang's pods inside that domain (see
 :func:`netsched.domain.traffic.uplink_bytes`): a ring edge or a chain link when
-``0 < k < N``, and ``k * (N - k) * S/N`` for all-to-all. So "can the gang finish
+``0 < k < N``, and ``k * (N - k) * S/N`` for all-to-all. A chain carries its
+payload once each way over a domain holding one of its ends and twice over one it
+passes through; the count takes every split domain at once, as if each held an
+end, so for chains the counted time is a lower bound, exact for a chain over two
+children, and the costing of the shares found (with the ends
+:func:`~netsched.domain.ring.ring_order` chooses) gives the true time. So "can the gang finish
 its traffic in ``T`` seconds under domain D?" is a counting question, answered
 bottom-up:
 
@@ -18,8 +23,8 @@ a few shifts and ORs per child. The least feasible ``T`` is one of the finitely
 many ``(bytes for k pods) / (uplink bandwidth)`` values, found by bisection;
 :func:`fastest_shares` then walks back down, giving each child as many pods as it
 may take while the remaining children can still take the rest, so the gang stays
-packed into few domains. The answer is exact under the cost model (the same one
-the ``optimal`` strategy solves as an integer program), at a cost of about
+packed into few domains. The answer is exact under the cost model for rings and
+all-to-all (the same one the ``optimal`` strategy solves as an integer program), at a cost of about
 (domains with room) x N bit operations per bisection step, so callers bound it.
 """
 
@@ -51,7 +56,8 @@ class Bottleneck:
     capacity: Capacity
 
     def uplink_seconds(self, domain: int, pods: int) -> float:
-        """Seconds on ``domain``'s uplink with ``pods`` of the gang inside it."""
+        """Seconds on ``domain``'s uplink with ``pods`` of the gang inside it (a chain's
+        taken at an end: see the module docstring)."""
         return self._seconds(pods, self.snapshot.effective_gbps(domain))
 
     def floor(self, scopes: list[int]) -> float:
@@ -69,7 +75,7 @@ class Bottleneck:
         ranks, size = self.demand.replicas, float(self.demand.bytes_per_step)
         if not 0 < pods < ranks:
             return 0.0  # nothing crosses the uplink, however slow
-        load = uplink_bytes(self.demand.pattern, ranks=ranks, inside=pods, payload=size)
+        load = uplink_bytes(self.demand.pattern, ranks=ranks, inside=pods, payload=size, ends=1)
         return load / (gbps * BYTES_PER_GBPS) if gbps else float("inf")
 
     def times(self, scopes: list[int]) -> list[float]:

@@ -22,7 +22,7 @@ from netsched.domain.placement_bottleneck import Bottleneck
 from netsched.domain.placement_fill import EVENLY, FASTEST, FEWEST, FillPolicy, Share, fill
 from netsched.domain.ring import ring_order
 from netsched.domain.topology import ClusterSnapshot
-from netsched.domain.traffic import COUNTED_PATTERNS, least_uplink_bytes
+from netsched.domain.traffic import CHAIN_PATTERNS, COUNTED_PATTERNS, least_uplink_bytes
 
 NAME = "netsched"
 CANDIDATE_BUDGET = 8
@@ -222,7 +222,7 @@ def _option(
 ) -> _Option:
     """Order the ranks of one way to share the gang out, and cost it: phases 3 and 4."""
     # Phase 3: ranks in depth-first order, so the ring leaves each domain once.
-    order = ring_order(snapshot, shares)
+    order = ring_order(snapshot, shares, chain=demand.pattern in CHAIN_PATTERNS)
     # Phase 4: cost the option; the caller keeps the best score.
     cost = predict(demand, order, snapshot)
     score = (

@@ -6,11 +6,16 @@ tier, exactly one of which holds the gang. With ranks ordered depth-first (the
 same :func:`~netsched.domain.ring.ring_order` every strategy uses), the load on a
 domain's uplink depends only on ``k[d]``, the gang's pods inside it:
 
-* ring all-reduce or chain: one edge each way when ``0 < k[d] < N``, else nothing.
+* ring all-reduce: one edge each way when ``0 < k[d] < N``, else nothing.
   Binaries ``used[d] >= k[d]/N`` and ``whole[d] <= k[d]/N`` give
   ``partial[d] >= used[d] - whole[d]`` and load ``edge * partial[d]``. No order
   does better on any link: a ring that has ranks on both sides of an uplink crosses
   it at least once each way.
+* chain (duplex, see :mod:`netsched.domain.traffic`): ``S * (2 * partial[d] - e[d])``,
+  where binaries ``first[h]`` and ``last[h]`` (one host each, with pods) place the
+  chain's ends and ``e[d]`` counts those under ``d``; a domain holding both must
+  hold the whole gang (``e[d] <= 1 + whole[d]``), as in any depth-first order. The
+  order is then built to start and end on those hosts.
 * all-to-all: ``k[d] * (N - k[d]) * S/N`` is not linear, so ``k[d]`` is written
   one-hot over its possible values and the load is a linear sum over them.
 
@@ -35,7 +40,7 @@ from netsched.domain.demand import Demand, Pattern
 from netsched.domain.outcome import Outcome, checked, no_room, placed
 from netsched.domain.ring import ring_order
 from netsched.domain.topology import ClusterSnapshot
-from netsched.domain.traffic import COUNTED_PATTERNS, uplink_bytes
+from netsched.domain.traffic import CHAIN_PATTERNS, COUNTED_PATTERNS, uplink_bytes
 
 NAME = "optimal"
 MAX_OPTIMAL_NODES = 32
@@ -69,14 +74,17 @@ def place_optimal(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
     scopes = fitting(snapshot, capacity, rank=limit, pods=demand.replicas)
     if not scopes:
         return no_room(demand, snapshot, capacity, strategy=NAME, rank=limit)
-    pods = _solve(demand, snapshot, capacity, scopes)
+    pods, ends = _solve(demand, snapshot, capacity, scopes)
     shares = [(h, n) for h, n in pods.items() if n > 0]
-    return placed(demand, snapshot, strategy=NAME, order=ring_order(snapshot, shares))
+    chain = ends is not None and ends[0] != ends[1]
+    order = ring_order(snapshot, shares, chain=chain, ends=ends if chain else None)
+    return placed(demand, snapshot, strategy=NAME, order=order)
 
 
 def _solve(
     demand: Demand, snapshot: ClusterSnapshot, capacity: Capacity, scopes: Sequence[int]
-) -> dict[int, int]:
+) -> tuple[dict[int, int], tuple[int, int] | None]:
+    """Pods per host, and for a chain the hosts of its first and last rank."""
     model = _HIGHS.Highs()
     model.silent()
     model.setOptionValue("mip_rel_gap", 0.0)
@@ -94,7 +102,8 @@ def _solve(
     links = _links(snapshot, x)
     fastest = max((snapshot.effective_gbps(d) or 0.0) for d in links) if links else 1.0
     time = model.addVariable(lb=0.0)
-    loads = {d: _load(model, demand, room, d, [x[h] for h in hosts]) for d, hosts in links.items()}
+    ends = _chain_ends(model, x) if demand.pattern in CHAIN_PATTERNS else None
+    loads = {d: _load(model, demand, room, d, hosts, x, ends) for d, hosts in links.items()}
     for d, load in loads.items():
         gbps = snapshot.effective_gbps(d) or 0.0
         if gbps <= 0:
@@ -107,7 +116,22 @@ def _solve(
     crossing = [TIER_WEIGHT ** snapshot.domains[d].tier_rank * load for d, load in loads.items()]
     if crossing:
         model.minimize(sum(crossing))
-    return {h: round(model.val(var)) for h, var in x.items()}
+    pods = {h: round(model.val(var)) for h, var in x.items()}
+    if ends is None:
+        return pods, None
+    first, last = ({h: model.val(v) for h, v in end.items()} for end in ends)
+    return pods, (max(first, key=first.__getitem__), max(last, key=last.__getitem__))
+
+
+def _chain_ends(model: Any, x: dict[int, Any]) -> tuple[dict[int, Any], dict[int, Any]]:
+    """Binaries placing a chain's first and last rank, one host each, on hosts with pods."""
+    first = {h: model.addBinary() for h in x}
+    last = {h: model.addBinary() for h in x}
+    for end in (first, last):
+        model.addConstr(sum(end.values()) == 1)
+        for h, var in end.items():
+            model.addConstr(var <= x[h])
+    return first, last
 
 
 def _links(snapshot: ClusterSnapshot, x: dict[int, Any]) -> dict[int, list[int]]:
@@ -120,14 +144,22 @@ def _links(snapshot: ClusterSnapshot, x: dict[int, Any]) -> dict[int, list[int]]
     return links
 
 
-def _load(model: Any, demand: Demand, room: Sequence[int], domain: int, pods: list[Any]) -> Any:
+def _load(
+    model: Any,
+    demand: Demand,
+    room: Sequence[int],
+    domain: int,
+    hosts: list[int],
+    x: dict[int, Any],
+    ends: tuple[dict[int, Any], dict[int, Any]] | None,
+) -> Any:
     """Bytes on the uplink of ``domain``, in units of the payload S, as a linear expression.
 
     The bytes per pod count are :func:`~netsched.domain.traffic.uplink_bytes`; only
     how they are made linear is this module's (see the module docstring).
     """
     ranks, pattern = demand.replicas, demand.pattern
-    inside = sum(pods)
+    inside = sum(x[h] for h in hosts)
     most = min(ranks, room[domain])
     if pattern is Pattern.EXPERT_PARALLEL:
         onehot = [model.addBinary() for _ in range(most + 1)]
@@ -139,11 +171,18 @@ def _load(model: Any, demand: Demand, room: Sequence[int], domain: int, pods: li
         )
     if pattern not in COUNTED_PATTERNS:
         return 0.0 * inside
-    # A ring or chain puts the same edge on the uplink for every 0 < k < N.
-    edge = uplink_bytes(pattern, ranks=ranks, inside=1, payload=1.0)
     used, whole = model.addBinary(), model.addBinary()
     partial = model.addVariable(lb=0.0, ub=1.0)
     model.addConstr(inside <= most * used)
     model.addConstr(ranks * whole <= inside)
     model.addConstr(partial >= used - whole)
-    return edge * partial
+    if ends is None:  # a ring puts the same edge on the uplink for every 0 < k < N
+        return uplink_bytes(pattern, ranks=ranks, inside=1, payload=1.0) * partial
+    held = sum(end[h] for end in ends for h in hosts)
+    model.addConstr(held <= 1 + whole)
+    # A chain: twice through a split domain, once where it holds an end.
+    through = uplink_bytes(pattern, ranks=ranks, inside=1, payload=1.0, ends=0)
+    at_end = uplink_bytes(pattern, ranks=ranks, inside=1, payload=1.0, ends=1)
+    load = model.addVariable(lb=0.0)
+    model.addConstr(load >= through * partial - (through - at_end) * held)
+    return load
