@@ -1,6 +1,6 @@
 """A cluster saved by kubectl, in the placement engine's terms: what ``netsched place`` reads.
 
-``kubectl get nodes,pods,networktopologies,linkmeasurements -A -o yaml`` prints one
+``kubectl get nodes,pods,networktopologies,linkmeasurements,trainingjobs -A -o yaml`` prints one
 Kubernetes ``List``. :func:`parse_cluster` turns its items into what
 :func:`netsched.domain.topology.build_snapshot` takes:
 
@@ -13,6 +13,10 @@ Kubernetes ``List``. :func:`parse_cluster` turns its items into what
   pinned to a node and not yet bound (a reservation).
 - **NetworkTopologies** (optional) name the tiers; without one, ``default`` means
   :data:`~netsched.domain.scheme.DEFAULT_SCHEME`.
+- **TrainingJobs** (optional) that are Placing or Running, with a placement in their
+  status, are **running gangs** (:meth:`TrainingJob.running_gang`): their traffic shares
+  the uplinks it crosses with the next gang (:func:`netsched.domain.cost.with_running`),
+  as it does for the operator. Other TrainingJobs are ignored.
 - **LinkMeasurements** (optional) are validated, then kept as the few fields an estimate
   reads (:class:`~netsched.api.linkmeasurement.MeasuredLink`: 80 bytes, against 2.4 KB for
   the object), turned into samples once the scheme is known.
@@ -25,7 +29,7 @@ only :func:`load_yaml` touches the file system. Every error is a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,13 +46,14 @@ from netsched.domain.bandwidth import (
     BandwidthEstimate,
     estimate_bandwidth,
 )
+from netsched.domain.cost import RunningGang, with_running
 from netsched.domain.nodes import NodeInfo
 from netsched.domain.scheme import TopologyScheme
 from netsched.domain.topology import ClusterSnapshot, build_snapshot
 
 DEFAULT_MEASUREMENT_TTL = timedelta(minutes=10)
 """How long a measurement stays fresh when the file holds no NetworkTopology to say."""
-_Model = TypeVar("_Model", NetworkTopology, LinkMeasurement)
+_Model = TypeVar("_Model", NetworkTopology, LinkMeasurement, TrainingJob)
 _Read = TypeVar("_Read")
 
 
@@ -69,6 +74,7 @@ class ClusterState:
         bandwidth: NetworkTopology name -> the estimate from ``measurements``, when the
             caller keeps them current (the operator); :meth:`snapshot_for` makes any
             other it needs.
+        running: the gangs of TrainingJobs that are Placing or Running, rank by rank.
     """
 
     nodes: tuple[NodeInfo, ...]
@@ -77,6 +83,7 @@ class ClusterState:
     topologies: Mapping[str, NetworkTopology] = field(default_factory=dict)
     measurements: tuple[MeasuredLink, ...] = ()
     bandwidth: Mapping[str, BandwidthEstimate] = field(default_factory=dict)
+    running: tuple[RunningGang, ...] = ()
 
     def measurement_ttl(self, topology: NetworkTopology | None) -> timedelta:
         """The topology's ``measurementTTLSeconds``, else :data:`DEFAULT_MEASUREMENT_TTL`."""
@@ -135,7 +142,9 @@ class ClusterState:
             for node in self.nodes
             if (why := refusal(node, node_selector=selector, tolerations=tolerations))
         }
-        return self.snapshot(name, now=now, refused=refused, bandwidth=bandwidth)
+        others = tuple(g for g in self.running if g.demand.name != job.key)
+        state = self if len(others) == len(self.running) else replace(self, running=others)
+        return state.snapshot(name, now=now, refused=refused, bandwidth=bandwidth)
 
     def snapshot(
         self,
@@ -146,13 +155,14 @@ class ClusterState:
         bandwidth: BandwidthEstimate | None = None,
     ) -> ClusterSnapshot:
         """The snapshot of every node under NetworkTopology ``topology`` (``refused``: nodes
-        a job may not use, with why); what ``netsched simulate`` starts from.
+        a job may not use, with why), its uplinks shared with the :attr:`running` gangs;
+        what ``netsched simulate`` starts from.
 
         Raises:
             ValueError: no NetworkTopology of that name is in the state, or two nodes share
                 a name.
         """
-        return build_snapshot(
+        empty = build_snapshot(
             nodes=self.nodes,
             scheme=self.scheme(topology),
             used_gpus=self.used_gpus,
@@ -162,6 +172,7 @@ class ClusterState:
             or self.bandwidth.get(topology)
             or self.bandwidth_for(topology, now=now),
         )
+        return with_running(empty, self.running)
 
 
 def load_yaml(path: Path) -> Any:
@@ -218,6 +229,7 @@ def parse_cluster(document: Any, *, source: str) -> ClusterState:
     reserved: dict[str, int] = {}
     topologies: dict[str, NetworkTopology] = {}
     samples: list[LinkMeasurement] = []
+    running: list[RunningGang] = []
     for index, item in enumerate(items):
         where = f"{source}: items[{index}]"
         if not isinstance(item, dict):
@@ -236,6 +248,9 @@ def parse_cluster(document: Any, *, source: str) -> ClusterState:
             topologies[topology.metadata.name or "default"] = topology
         elif kind == "LinkMeasurement":
             samples.append(_validated(LinkMeasurement, item, where=where))
+        elif kind == "TrainingJob" and (item.get("status") or {}).get("placement"):
+            gang = _running(_validated(TrainingJob, item, where=where), where=where)
+            running += [gang] if gang else []
         elif kind is None:
             raise ClusterFileError(f"{where}: kind is missing; every item needs one")
     if not nodes:
@@ -243,8 +258,20 @@ def parse_cluster(document: Any, *, source: str) -> ClusterState:
             f"{source}: the List holds no Node; include them: kubectl get nodes,pods,... -o yaml"
         )
     return ClusterState(
-        tuple(nodes), used, reserved, topologies, tuple(m.measured() for m in samples)
+        tuple(nodes),
+        used,
+        reserved,
+        topologies,
+        tuple(m.measured() for m in samples),
+        running=tuple(running),
     )
+
+
+def _running(job: TrainingJob, *, where: str) -> RunningGang | None:
+    try:
+        return job.running_gang()
+    except ValueError as error:
+        raise ClusterFileError(f"{where}: {error}") from None
 
 
 def _named(item: Mapping[str, Any]) -> str:

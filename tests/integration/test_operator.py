@@ -305,7 +305,7 @@ def test_the_operator_decides_what_netsched_place_decides_on_a_dump(
     manifest = training_job("replayed", jobs, replicas=3, pattern="ExpertParallel")
     api.apply(manifest)
     found = wait_phase(api, jobs, "replayed", "Running")
-    dump = api.get("nodes,pods,networktopologies,linkmeasurements", "-A")
+    dump = api.get("nodes,pods,networktopologies,linkmeasurements,trainingjobs", "-A")
     dump["items"] = [
         item for item in dump["items"]
         if not (item["kind"] == "Pod"
@@ -512,6 +512,20 @@ def test_explain_and_queue_read_the_decisions_back(api: Cluster, jobs: str) -> N
     queue = netsched("queue")
     line = next(row for row in queue.splitlines() if f"{jobs}/too-big" in row)
     assert line.split()[0] == "1" and "Unschedulable" in line
+
+
+def test_a_new_gang_keeps_off_the_uplinks_a_running_gang_crosses(api: Cluster, jobs: str) -> None:
+    # 3 pods of 4 GPUs: two share a node, the third sits on another, so the ring crosses
+    # both host uplinks. The next such gang could fill the second node (best fit, as
+    # Kueue's TAS would), but its traffic would then share that node's uplink.
+    api.apply(training_job("crosser", jobs, replicas=3, gpus=4, topology={"maxTier": "leaf"}))
+    first = wait_phase(api, jobs, "crosser", "Running")
+    crossed = {r["node"] for r in first["status"]["placement"]["ranks"]}
+    assert len(crossed) == 2
+    api.apply(training_job("neighbour", jobs, replicas=3, gpus=4, topology={"maxTier": "leaf"}))
+    second = wait_phase(api, jobs, "neighbour", "Running")
+    assert not {r["node"] for r in second["status"]["placement"]["ranks"]} & crossed
+    assert "shared with" not in second["status"]["placement"]["explanation"]
 
 
 def test_a_leaf_tainted_for_maintenance_is_avoided_unless_tolerated(

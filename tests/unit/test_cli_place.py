@@ -15,6 +15,7 @@ Edge cases build small Lists with the builders below instead of YAML walls.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from netsched.api import TrainingJob
 from netsched.cli import app
 from netsched.clusterfile import ClusterFileError, parse_cluster
 
@@ -528,3 +530,73 @@ def test_json_from_the_optimal_strategy_is_pure_json_on_stdout() -> None:
     answer = json.loads(result.stdout)
     assert answer["strategy"] == "optimal"
     assert "placement" in answer or "unschedulable" in answer
+
+
+# --- running gangs share the uplinks they cross ---------------------------------------------
+
+
+def running_job(name: str, nodes: list[str], *, phase: str = "Running") -> dict[str, Any]:
+    """A placed TrainingJob of one 8-GPU pod per node in ``nodes``, as kubectl prints it."""
+    manifest = job(replicas=len(nodes))
+    manifest["metadata"] = {"name": name, "namespace": "team-b"}
+    ranks = [{"rank": r, "node": n, "gpus": 8} for r, n in enumerate(nodes)]
+    manifest["status"] = {"phase": phase, "placement": {"ranks": ranks}}
+    return manifest
+
+
+def busy_cluster(phase: str, *, with_job: bool = True) -> dict[str, Any]:
+    # leaf-1 (spine-a): n1 n2 (16 GPUs) run one 8-GPU pod each of team-b/other, whose
+    # ring crosses their host uplinks; leaf-3 (spine-b): n5 n6 (8 GPUs) are idle. Both
+    # leaves have room for two more 8-GPU pods, one per node.
+    nodes = [node("n1", gpus=16), node("n2", gpus=16)]
+    nodes += [node(n, leaf="leaf-3", spine="spine-b") for n in ("n5", "n6")]
+    pods = [pod("n1", 8, phase=phase), pod("n2", 8, phase=phase)]
+    other = [running_job("other", ["n1", "n2"], phase=phase)] if with_job else []
+    return listing(*nodes, *pods, *other)
+
+
+def test_a_running_gang_shares_the_uplinks_its_traffic_crosses() -> None:
+    state = parse_cluster(busy_cluster("Running"), source="c.yaml")
+    snap = state.snapshot(now=datetime.now(UTC))
+
+    crossing = {d.id: snap.crossing_gangs(d.index) for d in snap.domains if d.parent is not None}
+    assert crossing["n1"] == crossing["n2"] == 1  # its ring crosses both host uplinks
+    assert crossing["core/spine-a/leaf-1"] == 0  # and stays inside the leaf
+    assert crossing["n5"] == crossing["n6"] == 0
+
+
+@pytest.mark.parametrize(
+    ("with_job", "nodes", "gbps"),
+    [
+        # Sharing n1's and n2's uplinks would halve them: the idle leaf is faster.
+        (True, ["n5", "n6"], 400.0),
+        # Without the TrainingJob in the file, its pods hold GPUs but no link: the two
+        # leaves tie and the first in path order wins.
+        (False, ["n1", "n2"], 400.0),
+    ],
+)
+def test_place_avoids_the_uplinks_of_running_gangs(
+    tmp_path: Path, with_job: bool, nodes: list[str], gbps: float
+) -> None:
+    cluster = write(tmp_path, "c.yaml", busy_cluster("Running", with_job=with_job))
+    new = write(tmp_path, "j.yaml", job(replicas=2))
+
+    out = json.loads(place("--cluster", cluster, "--job", new, "-o", "json").output)
+
+    assert [r["node"] for r in out["placement"]] == nodes
+    assert out["predicted"]["bottleneckGbps"] == gbps
+
+
+def test_a_finished_job_shares_no_uplink() -> None:
+    snap = parse_cluster(busy_cluster("Succeeded"), source="c.yaml").snapshot(now=datetime.now(UTC))
+
+    assert not snap.flows
+
+
+def test_the_job_being_placed_does_not_share_with_itself() -> None:
+    state = parse_cluster(busy_cluster("Running"), source="c.yaml")
+    itself = running_job("other", ["n1", "n2"])
+
+    snap = state.snapshot_for(TrainingJob.model_validate(itself), now=datetime.now(UTC))
+
+    assert not snap.flows

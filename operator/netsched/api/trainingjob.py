@@ -40,6 +40,7 @@ from netsched.api.meta import (
 from netsched.api.networkpolicy import NetworkPeer
 from netsched.api.podtemplate import GPUS_PER_POD_CEL, PodTemplateSpec
 from netsched.api.quantity import ByteQuantity, quantity_bytes
+from netsched.domain.cost import RunningGang
 from netsched.domain.demand import (
     DEGREES_MISMATCH,
     HYBRID_NEEDS_DEGREES,
@@ -56,6 +57,9 @@ from netsched.domain.scheme import DEFAULT_SCHEME, DEFAULT_TOPOLOGY
 
 if TYPE_CHECKING:
     from netsched.domain.placement import Placement
+
+RUNNING_PHASES = frozenset({Phase.PLACING, Phase.RUNNING})
+"""Phases in which a job's pods stand where ``status.placement`` says (or are bound to)."""
 
 MAX_REPLICAS = 100_000
 MAX_DEGREE = 1_000_000
@@ -412,3 +416,18 @@ class TrainingJob(KubernetesObject):
             preferred_tier=spec.topology.preferred_tier,
             network_topology=spec.topology.network_topology,
         )
+
+    def running_gang(self) -> RunningGang | None:
+        """The gang's ranks as they run, or None unless the job is Placing or Running.
+
+        Read from ``status.placement``, which the operator writes before it creates a
+        pod, so a gang counts from the moment its nodes are chosen.
+
+        Raises:
+            ValueError: a container's GPU limit is not a whole number.
+        """
+        status = self.status
+        if status is None or status.placement is None or status.phase not in RUNNING_PHASES:
+            return None
+        ranks = sorted(status.placement.ranks, key=lambda r: r.rank)
+        return RunningGang(self.to_demand(), tuple(r.node for r in ranks))

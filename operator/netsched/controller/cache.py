@@ -43,6 +43,7 @@ from netsched.api.meta import plain
 from netsched.api.occupancy import ObjectError, node_info, pod_occupancy, reserved_node
 from netsched.clusterfile import ClusterState
 from netsched.domain.bandwidth import BandwidthEstimate
+from netsched.domain.cost import RunningGang
 from netsched.domain.lifecycle import GangPod
 from netsched.domain.manifests import JOB_LABEL, PLACEMENT_GATE, RANK_LABEL, RESTARTS_ANNOTATION
 from netsched.domain.nodes import NodeInfo
@@ -251,9 +252,12 @@ class Cache:
     def forget(self, key: str) -> None:
         self._written.pop(key, None)
 
-    def cluster_state(self, *, at: datetime | None = None) -> ClusterState:
+    def cluster_state(
+        self, *, at: datetime | None = None, running: tuple[RunningGang, ...] = ()
+    ) -> ClusterState:
         """Nodes, bound and reserved GPUs, topologies and measurements, as a file would hold,
-        with each topology's bandwidth estimate (made again only when its inputs change)."""
+        with each topology's bandwidth estimate (made again only when its inputs change),
+        and the ``running`` gangs (:func:`netsched.controller.jobs.running_gangs`)."""
         used: dict[str, int] = {}
         reserved: dict[str, int] = {}
         seen: set[str] = set()
@@ -276,6 +280,7 @@ class Cache:
             reserved_gpus=reserved,
             topologies={t.metadata.name or "": t for t in self._values("topology_index")},
             measurements=tuple(self._values("measurement_index")),
+            running=running,
         )
         bandwidth = self._bandwidth.estimates(state, now=at or datetime.now(UTC))
         return dataclasses.replace(state, bandwidth=bandwidth)

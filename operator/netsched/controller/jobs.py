@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,8 @@ from netsched.api.meta import condition_since, parse_time, rfc3339
 from netsched.clusterfile import ClusterState
 from netsched.controller.cache import JobRecord
 from netsched.domain import lifecycle
+from netsched.domain.cost import RunningGang
+from netsched.domain.demand import Demand
 from netsched.domain.lifecycle import FailurePolicy, JobView, Phase
 from netsched.domain.placement import Placement
 from netsched.domain.queue import Waiting
@@ -76,11 +78,26 @@ def snapshot_key(job: TrainingJob) -> str:
     )
 
 
-def reserve(state: ClusterState, placement: Placement) -> ClusterState:
+def reserve(state: ClusterState, placement: Placement, demand: Demand) -> ClusterState:
+    """``state`` with ``placement``'s GPUs reserved and its gang running on its links."""
     reserved = dict(state.reserved_gpus)
     for node, gpus in placement.gpus_by_node().items():
         reserved[node] = reserved.get(node, 0) + gpus
-    return dataclasses.replace(state, reserved_gpus=reserved)
+    gang = RunningGang(demand, placement.nodes)
+    return dataclasses.replace(state, reserved_gpus=reserved, running=(*state.running, gang))
+
+
+def running_gangs(records: Iterable[JobRecord]) -> tuple[RunningGang, ...]:
+    """The gangs of every valid job that is Placing or Running, for the snapshots."""
+    gangs = []
+    for record in records:
+        try:
+            gang = record.job.running_gang() if record.job is not None else None
+        except ValueError:  # a bad GPU limit: the job is marked invalid elsewhere
+            continue
+        if gang is not None:
+            gangs.append(gang)
+    return tuple(gangs)
 
 
 def queue_entry(record: JobRecord, priorities: Mapping[str, int], *, now: datetime) -> Waiting:

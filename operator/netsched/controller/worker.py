@@ -49,6 +49,7 @@ from netsched.controller.jobs import (
     manifest_of,
     queue_entry,
     reserve,
+    running_gangs,
     since_queued,
     snapshot_key,
     split_key,
@@ -148,11 +149,11 @@ class Worker:
         Never waits on the API server: every write goes to a task of its job's own.
         """
         started = time.perf_counter()
-        state = self.cache.cluster_state(at=now)
         healthy = self.cache.health()
         deadlines: list[datetime] = []
         waiting: list[tuple[JobRecord, Waiting]] = []
         records = self.cache.jobs()
+        state = self.cache.cluster_state(at=now, running=running_gangs(records))
         self._forget_gone({r.key for r in records})
         for record in records:
             if record.key in self._busy or self._backing_off(record, now=now):
@@ -407,7 +408,7 @@ class Worker:
             (entry for _, entry in waiting), now=now, starvation_seconds=self.starvation_seconds
         )
         snapshots: dict[str, ClusterSnapshot] = {}
-        empty = dataclasses.replace(state, used_gpus={}, reserved_gpus={})
+        empty = dataclasses.replace(state, used_gpus={}, reserved_gpus={}, running=())
         idle_snapshots: dict[str, ClusterSnapshot] = {}
 
         def idle(job: TrainingJob) -> ClusterSnapshot:
@@ -428,7 +429,8 @@ class Worker:
             if isinstance(outcome, Placement):
                 # Counted from now on, in this round's snapshot and in the cache's, while
                 # the writes run.
-                state = reserve(state, outcome)
+                assert record.job is not None  # only valid jobs are placed
+                state = reserve(state, outcome, record.job.to_demand())
                 work = self._commit(record, outcome, now=now)
             elif outcome is True:  # waits, but would fit once running jobs end
                 turns.unplaced(turn.job)
@@ -491,7 +493,9 @@ class Worker:
             return fits, self._waiting(record, turn, "Unschedulable", message, now=now)
         metrics.SCHEDULE_ATTEMPTS.labels(result="placed").inc()
         snapshots.clear()
-        snapshots[key] = snapshot.with_allocation(outcome.gpus_by_node())
+        snapshots[key] = snapshot.with_allocation(
+            outcome.gpus_by_node(), links=outcome.cost.crossed_uplinks
+        )
         self._tried.pop(turn.job.key, None)
         metrics.record_placement(outcome)
         return outcome, None

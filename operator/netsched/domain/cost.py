@@ -54,6 +54,7 @@ the order gangs arrive in, as it does in a real cluster.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -251,3 +252,38 @@ def _lowest_common(snapshot: ClusterSnapshot, hosts: Iterable[int]) -> Domain | 
 
 def _rounded(value: float) -> float:
     return float(f"{value:.12g}")
+
+
+@dataclass(frozen=True, slots=True)
+class RunningGang:
+    """A gang whose pods run (or are bound to run) on ``nodes``, rank i on ``nodes[i]``.
+
+    What the operator knows of every placed TrainingJob, and what ``netsched place``
+    reads from the TrainingJobs of a cluster file: their traffic shares the uplinks
+    it crosses with any gang placed next (see :func:`with_running`).
+    """
+
+    demand: Demand
+    nodes: tuple[str, ...]
+
+
+def with_running(snapshot: ClusterSnapshot, gangs: Iterable[RunningGang]) -> ClusterSnapshot:
+    """``snapshot`` with every running gang's traffic on the uplinks it crosses.
+
+    A gang's links come from :func:`predict` on ``snapshot`` itself, so they follow this
+    snapshot's tiers whatever NetworkTopology the gang was placed with: the wires are
+    the same. A gang that cannot be costed here (one of its nodes is unknown, excluded
+    or under another widest-level domain than the rest) is counted in
+    :attr:`~netsched.domain.topology.ClusterSnapshot.unmatched_flows` and left out.
+    """
+    links: list[str] = []
+    unmatched = 0
+    for gang in gangs:
+        try:
+            links.extend(predict(gang.demand, gang.nodes, snapshot).crossed_uplinks)
+        except (KeyError, ValueError):
+            unmatched += 1
+    shared = snapshot.with_allocation({}, links=links) if links else snapshot
+    if not unmatched:
+        return shared
+    return dataclasses.replace(shared, unmatched_flows=shared.unmatched_flows + unmatched)
