@@ -15,9 +15,9 @@ Edge cases build small Lists with the builders below instead of YAML walls.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
