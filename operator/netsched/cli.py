@@ -458,7 +458,7 @@ def place_command(
         Path,
         typer.Option(
             help="A Kubernetes List: kubectl get nodes,pods,networktopologies,"
-            "linkmeasurements -A -o yaml > cluster.yaml"
+            "linkmeasurements,trainingjobs -A -o yaml > cluster.yaml"
         ),
     ],
     job: Annotated[Path, typer.Option(help="A TrainingJob manifest.")],
@@ -506,7 +506,7 @@ def simulate_command(
         Path,
         typer.Option(
             help="A Kubernetes List, as for `netsched place`: kubectl get nodes,pods,"
-            "networktopologies,linkmeasurements -A -o yaml > cluster.yaml"
+            "networktopologies,linkmeasurements,trainingjobs -A -o yaml > cluster.yaml"
         ),
     ],
     trace: Annotated[

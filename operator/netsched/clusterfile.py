@@ -1,7 +1,7 @@
 """A cluster saved by kubectl, in the placement engine's terms: what ``netsched place`` reads.
 
-``kubectl get nodes,pods,networktopologies,linkmeasurements,trainingjobs -A -o yaml`` prints one
-Kubernetes ``List``. :func:`parse_cluster` turns its items into what
+``kubectl get nodes,pods,networktopologies,linkmeasurements,trainingjobs -A -o yaml``
+prints one Kubernetes ``List``. :func:`parse_cluster` turns its items into what
 :func:`netsched.domain.topology.build_snapshot` takes:
 
 - **Nodes** (at least one) become :class:`~netsched.domain.nodes.NodeInfo`: labels,
@@ -218,7 +218,7 @@ def parse_cluster(document: Any, *, source: str) -> ClusterState:
         kind = document.get("kind") if isinstance(document, dict) else type(document).__name__
         raise ClusterFileError(
             f"{source}: expected a Kubernetes List (kind: List, items: [...]) as "
-            f"'kubectl get nodes,pods,networktopologies,linkmeasurements -A -o yaml' "
+            f"'kubectl get nodes,pods,networktopologies,linkmeasurements,trainingjobs -A -o yaml' "
             f"prints it, got {kind or 'an object without kind'}"
         )
     items = document.get("items") or []

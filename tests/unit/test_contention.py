@@ -11,6 +11,7 @@ from strategies_gen import clusters, demands, running
 from netsched.domain.cost import BYTES_PER_GBPS, predict
 from netsched.domain.demand import Pattern
 from netsched.domain.placement import STRATEGIES, Placement, place
+from netsched.domain.placement_netsched import CROWDED, OCCUPANCY_PRICE, occupancy_price
 from netsched.domain.traffic import ring_edge_bytes
 
 LEAF_1 = "core-x/spine-a/leaf-1"
@@ -195,3 +196,42 @@ class TestYardstickWithRunningGangs:
         job = demand(2, pattern=pattern)
         ours, best = place(job, snap), place(job, snap, strategy="optimal")
         assert ours.cost.comm_seconds == pytest.approx(best.cost.comm_seconds)
+
+
+class TestOccupancyPrice:
+    """On a crowded cluster, uplinks a gang holds are priced: later gangs will need them."""
+
+    #             spine-a
+    #   leaf-1   leaf-2   leaf-3   leaf-4
+    #   x1       x2       x3       x4        each 8 GPUs free (4 pods of 2 GPUs)
+    #   + 5 more nodes per leaf, each with ``spare`` GPUs free: too few for a pod
+    @staticmethod
+    def cluster(spare: int):
+        nodes = []
+        for leaf in range(1, 5):
+            nodes.append(node(f"x{leaf}").leaf(f"leaf-{leaf}"))
+            nodes += [node(f"b{leaf}{i}").leaf(f"leaf-{leaf}").used(8 - spare) for i in range(5)]
+        return snapshot(*nodes)
+
+    def test_a_crowded_cluster_packs_the_all_to_all_into_fewer_uplinks(self):
+        job = demand(8, gpus=2, pattern=Pattern.EXPERT_PARALLEL)
+        crowded, roomy = self.cluster(spare=0), self.cluster(spare=1)
+        assert crowded.utilisation >= CROWDED > roomy.utilisation  # the same room for pods
+
+        packed, spread = place(job, crowded), place(job, roomy)
+
+        assert isinstance(packed, Placement) and isinstance(spread, Placement)
+        # Alone, spreading 2 pods over each of 4 nodes is faster (1.5 S per host uplink,
+        # against 2 S with 4 pods on each of 2 nodes) ...
+        assert len(set(spread.nodes)) == 4 and len(set(packed.nodes)) == 2
+        assert spread.cost.comm_seconds == pytest.approx(packed.cost.comm_seconds * 0.75)
+        # ... but it holds 4 host and 4 leaf uplinks instead of 2 and 2.
+        assert len(spread.cost.crossed_uplinks) == 8 and len(packed.cost.crossed_uplinks) == 4
+        assert occupancy_price(crowded) == OCCUPANCY_PRICE and occupancy_price(roomy) == 0.0
+
+    def test_the_price_never_changes_what_a_gang_is_predicted_to_take(self):
+        job = demand(8, gpus=2, pattern=Pattern.EXPERT_PARALLEL)
+        crowded = self.cluster(spare=0)
+        packed = place(job, crowded)
+        assert isinstance(packed, Placement)
+        assert packed.cost == predict(job, packed.nodes, crowded)

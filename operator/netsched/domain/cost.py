@@ -50,6 +50,13 @@ leaves its share to others), a flow limited elsewhere leaves part of its share
 unused (max-min would give it to the others), and the running gangs are not slowed
 in turn (placement never moves a running gang). The count makes the cost depend on
 the order gangs arrive in, as it does in a real cluster.
+
+Where the counts come from: every TrainingJob that is Placing or Running is a
+:class:`RunningGang` (its ranks' nodes, from ``status.placement``), and
+:func:`with_running` costs each on the snapshot and counts it on every uplink it
+crosses. The operator does this from its watch of TrainingJobs, ``netsched place``
+from the TrainingJobs in the cluster file, and the replays and ``netsched simulate``
+from the gangs they started.
 """
 
 from __future__ import annotations

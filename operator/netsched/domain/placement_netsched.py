@@ -31,6 +31,10 @@ WIDER_MARGIN = 0.005
 """How much less time a placement spanning a wider tier must promise to win (a fraction)."""
 COUNTING_BUDGET = 8_000
 """Phase 5 runs when (gang pods) x (hosts with room in the domains it counts) is at most this."""
+OCCUPANCY_PRICE = 2.0
+"""Seconds of score per uplink-second a gang holds, on a crowded cluster."""
+CROWDED = 0.8
+"""GPU utilisation from which uplinks are priced: later gangs will need them."""
 
 
 @checked(NAME)
@@ -95,6 +99,7 @@ def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
     )
     if natural is None:
         return no_room(demand, snapshot, capacity, strategy=NAME, rank=limit)
+    price = occupancy_price(snapshot)
     best: _Option | None = None
     seen: set[tuple[Share, ...]] = set()
     for tier in range(natural, limit + 1):
@@ -111,7 +116,9 @@ def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
                 shares = _share(snapshot, capacity, domain, pods, policy)
                 if shares not in seen:
                     seen.add(shares)
-                    option = _option(demand, snapshot, domain, shares, rank=(tier, position))
+                    option = _option(
+                        demand, snapshot, domain, shares, rank=(tier, position), price=price
+                    )
                     best = option if best is None or _better(option, best) else best
     assert best is not None  # the first candidate of the natural tier is always costed
     # Phase 4b: route around degraded links: count the slowest measured-degraded
@@ -124,11 +131,21 @@ def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
         masked = trial
         for policy in (FASTEST, FEWEST, EVENLY):
             shares = _share(snapshot, masked, best.domain, pods, policy)
-            option = _option(demand, snapshot, best.domain, shares, rank=best.score[-2:])
+            option = _option(
+                demand, snapshot, best.domain, shares, rank=best.score[-2:], price=price
+            )
             best = option if _better(option, best) else best
     # Phase 5: the exact bottleneck, counted, when it can beat what the shares found.
-    best = _counted(demand, snapshot, capacity, tiers=range(natural, limit + 1), best=best)
+    best = _counted(
+        demand, snapshot, capacity, tiers=range(natural, limit + 1), best=best, price=price
+    )
     return placed(demand, snapshot, strategy=NAME, order=best.order, cost=best.cost)
+
+
+def occupancy_price(snapshot: ClusterSnapshot) -> float:
+    """Seconds a placement is charged per uplink-second it holds: :data:`OCCUPANCY_PRICE`
+    on a cluster at least :data:`CROWDED` busy, else 0 (see the module docstring)."""
+    return OCCUPANCY_PRICE if snapshot.utilisation >= CROWDED else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +183,13 @@ def _clearly_faster(wide: _Option, narrow: _Option) -> bool:
 
 
 def _counted(
-    demand: Demand, snapshot: ClusterSnapshot, capacity: Capacity, *, tiers: range, best: _Option
+    demand: Demand,
+    snapshot: ClusterSnapshot,
+    capacity: Capacity,
+    *,
+    tiers: range,
+    best: _Option,
+    price: float,
 ) -> _Option:
     """Phase 5: the least bottleneck time by counting pods per domain; see placement_bottleneck.
 
@@ -201,7 +224,9 @@ def _counted(
             least = counting.least_time(domain, times, at_most=best.seconds)
             if least is not None:
                 shares = tuple(sorted(counting.shares(domain, least)))
-                option = _option(demand, snapshot, domain, shares, rank=(tier, position))
+                option = _option(
+                    demand, snapshot, domain, shares, rank=(tier, position), price=price
+                )
                 best = option if _better(option, best) else best
     return best
 
@@ -219,20 +244,40 @@ def _option(
     shares: tuple[Share, ...],
     *,
     rank: tuple[float, ...],
+    price: float,
 ) -> _Option:
-    """Order the ranks of one way to share the gang out, and cost it: phases 3 and 4."""
+    """Order the ranks of one way to share the gang out, and cost it: phases 3 and 4.
+
+    ``price`` is :func:`occupancy_price`: the seconds charged per uplink-second held.
+    """
     # Phase 3: ranks in depth-first order, so the ring leaves each domain once.
     order = ring_order(snapshot, shares, chain=demand.pattern in CHAIN_PATTERNS)
     # Phase 4: cost the option; the caller keeps the best score.
     cost = predict(demand, order, snapshot)
+    ranking = cost.ranking()
+    priced = ranking[0] + price * _occupancy(snapshot, cost) if price else ranking[0]
     score = (
         _misses_preference(demand, snapshot, cost),
-        *cost.ranking(),
+        float(f"{priced:.12g}"),
+        *ranking[1:],
         *_fragmentation(demand, snapshot, domain, shares),
         *rank,
     )
     tier = snapshot.scheme.tier_rank(cost.tier_spanned)
     return _Option(score, shares, order, cost, domain, tier)
+
+
+def _occupancy(snapshot: ClusterSnapshot, cost: Cost) -> float:
+    """Uplink-seconds per step the gang holds: each crossed uplink's bytes over its bandwidth.
+
+    The bandwidth is the link's own (measured, else nominal), not the gang's share of
+    it: this is what the links give up to the gang, whoever else crosses them.
+    """
+    held = 0.0
+    for link, size in cost.link_bytes.items():
+        gbps = snapshot.domains[snapshot.domain_index(link)].uplink_gbps
+        held += size / (gbps * BYTES_PER_GBPS) if gbps else 0.0
+    return held
 
 
 def _beyond(bound: float, best: _Option, wider: bool) -> bool:

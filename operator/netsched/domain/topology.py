@@ -117,6 +117,13 @@ class ClusterSnapshot:
         nominal), slowest first."""
         return self._fabric.degraded
 
+    @property
+    def utilisation(self) -> float:
+        """The share of the hosts' GPUs in use (0 on an empty cluster, 1 when full)."""
+        total = sum(node.allocatable_gpus for node in self.nodes)
+        free = sum(self.free[host] for host in range(self.host_count))
+        return 1 - free / total if total else 0.0
+
     def free_gpus(self, node: str) -> int:
         return self.free[self.host_index(node)]
 
