@@ -59,8 +59,11 @@ def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
     3. **Order ranks** depth-first along the tree so the ring (or chain) leaves
        each domain once.
     4. **Cost** each option with :func:`netsched.domain.cost.predict` and keep the
-       best by: preferredTier honoured, communication time, cross-tier bytes (widest
-       tier first), then fragmentation (least room left in the chosen domain and on
+       best by: preferredTier honoured, communication time (plus, on a cluster at
+       least :data:`CROWDED` busy, :data:`OCCUPANCY_PRICE` seconds per uplink-second
+       the option holds: the uplinks later gangs will need; docs/contention.md has
+       the measurements behind this rule), cross-tier bytes (widest tier first),
+       then fragmentation (least room left in the chosen domain and on
        the chosen nodes). An option spanning a wider tier than the best so far wins
        only on at least :data:`WIDER_MARGIN` less time, never on a tie, so locality
        is given up only for a real gain. Per tier, costing stops after
