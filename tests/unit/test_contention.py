@@ -205,13 +205,14 @@ class TestOccupancyPrice:
     #   leaf-1   leaf-2   leaf-3   leaf-4
     #   x1       x2       x3       x4        each 8 GPUs free (4 pods of 2 GPUs)
     #   + 5 more nodes per leaf, each with ``spare`` GPUs free: too few for a pod
+    #   and one running gang's traffic crosses b10's uplink
     @staticmethod
-    def cluster(spare: int):
+    def cluster(spare: int, *, running: bool = True):
         nodes = []
         for leaf in range(1, 5):
             nodes.append(node(f"x{leaf}").leaf(f"leaf-{leaf}"))
             nodes += [node(f"b{leaf}{i}").leaf(f"leaf-{leaf}").used(8 - spare) for i in range(5)]
-        return snapshot(*nodes)
+        return snapshot(*nodes, flows={"b10": 1} if running else None)
 
     def test_a_crowded_cluster_packs_the_all_to_all_into_fewer_uplinks(self):
         job = demand(8, gpus=2, pattern=Pattern.EXPERT_PARALLEL)
@@ -228,6 +229,13 @@ class TestOccupancyPrice:
         # ... but it holds 4 host and 4 leaf uplinks instead of 2 and 2.
         assert len(spread.cost.crossed_uplinks) == 8 and len(packed.cost.crossed_uplinks) == 4
         assert occupancy_price(crowded) == OCCUPANCY_PRICE and occupancy_price(roomy) == 0.0
+
+    def test_without_running_traffic_nothing_is_priced(self):
+        # Nothing shares a link, so holding one costs no later gang anything.
+        idle_links = self.cluster(spare=0, running=False)
+        assert occupancy_price(idle_links) == 0.0
+        spread = place(demand(8, gpus=2, pattern=Pattern.EXPERT_PARALLEL), idle_links)
+        assert isinstance(spread, Placement) and len(set(spread.nodes)) == 4
 
     def test_the_price_never_changes_what_a_gang_is_predicted_to_take(self):
         job = demand(8, gpus=2, pattern=Pattern.EXPERT_PARALLEL)

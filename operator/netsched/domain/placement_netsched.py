@@ -60,7 +60,8 @@ def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
        each domain once.
     4. **Cost** each option with :func:`netsched.domain.cost.predict` and keep the
        best by: preferredTier honoured, communication time (plus, on a cluster at
-       least :data:`CROWDED` busy, :data:`OCCUPANCY_PRICE` seconds per uplink-second
+       least :data:`CROWDED` busy where running gangs share uplinks,
+       :data:`OCCUPANCY_PRICE` seconds per uplink-second
        the option holds: the uplinks later gangs will need; docs/contention.md has
        the measurements behind this rule), cross-tier bytes (widest tier first),
        then fragmentation (least room left in the chosen domain and on
@@ -147,7 +148,13 @@ def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
 
 def occupancy_price(snapshot: ClusterSnapshot) -> float:
     """Seconds a placement is charged per uplink-second it holds: :data:`OCCUPANCY_PRICE`
-    on a cluster at least :data:`CROWDED` busy, else 0 (see the module docstring)."""
+    on a cluster at least :data:`CROWDED` busy whose running gangs share links, else 0.
+
+    Without running traffic on any uplink (``snapshot.flows`` empty) nothing is
+    shared, so holding an uplink costs a later gang nothing.
+    """
+    if not snapshot.flows:
+        return 0.0
     return OCCUPANCY_PRICE if snapshot.utilisation >= CROWDED else 0.0
 
 
