@@ -15,7 +15,7 @@ from netsched.domain.bandwidth import NO_MEASUREMENTS, BandwidthEstimate
 from netsched.domain.demand import Demand, ParallelDegrees, Pattern
 from netsched.domain.fabric import LinkSample
 from netsched.domain.nodes import NodeInfo, node_labels
-from netsched.domain.scheme import DEFAULT_SCHEME
+from netsched.domain.scheme import DEFAULT_SCHEME, TopologyScheme
 from netsched.domain.topology import ClusterSnapshot, build_snapshot
 
 NOW = datetime(2024, 5, 1, 12, 0, 0)
@@ -88,6 +88,7 @@ def snapshot(
     measured: Mapping[str, float] | None = None,
     reserved: dict[str, int] | None = None,
     flows: dict[str, int] | None = None,
+    scheme: TopologyScheme = DEFAULT_SCHEME,
 ) -> ClusterSnapshot:
     """``measured`` says what the probes measured outright: domain id (a host's is its node
     name) -> Gbps (the estimator that gets there from samples is tested on its own)."""
@@ -101,7 +102,7 @@ def snapshot(
         bandwidth = BandwidthEstimate.of(measured, fabric, at=NOW)
     return build_snapshot(
         nodes=nodes,
-        scheme=DEFAULT_SCHEME,
+        scheme=scheme,
         used_gpus={b.name: b.used_gpus for b in flat},
         reserved=reserved or {},
         bandwidth=bandwidth,

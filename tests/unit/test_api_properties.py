@@ -123,7 +123,8 @@ def training_jobs(draw: st.DrawFn) -> dict[str, Any]:
 def network_topologies(draw: st.DrawFn) -> dict[str, Any]:
     level_names = draw(st.lists(tiers.filter(lambda t: t != "host"), min_size=1, max_size=4,
                                 unique=True))  # fmt: skip
-    # The widest level's uplink is never used (0 is fine there); every other one carries bytes.
+    # The widest level's uplink may be 0 (the interconnect then runs at the next level's);
+    # every other one carries bytes.
     levels = [
         {
             "name": name,

@@ -168,10 +168,21 @@ class TestEdges:
         cost = predict(demand(2, pattern=Pattern.NONE), ["n1", "n5"], snapshot(*TREE))
         assert cost.comm_seconds == 0.0 and cost.tier_spanned == "core"
 
-    def test_ranks_under_two_cores_share_no_link(self):
+    def test_ranks_under_two_cores_cross_the_interconnect(self):
         snap = snapshot(node("n1").core("core-x"), node("n2").core("core-y"))
-        with pytest.raises(ValueError, match="share no link"):
-            predict(demand(2), ["n1", "n2"], snap)
+        cost = predict(demand(2), ["n1", "n2"], snap)
+        # One ring edge each way over each core's link to the other; the default
+        # interconnect is the next level's (spine) uplink, 3.2 Tbps.
+        assert cost.link_bytes["core-x"] == cost.link_bytes["core-y"] == GB
+        assert snap.effective_gbps(snap.domain_index("core-x")) == 3200.0
+        assert cost.split == ("core-x", "core-y") and cost.tier_spanned == "core"
+        assert cost.domain == "core-x+core-y"
+        assert cost.cross_tier_bytes["core"] == 4 * GB  # both cores, both directions
+
+    def test_one_core_has_no_interconnect(self):
+        snap = snapshot(*TREE)
+        assert not snap.interconnected
+        assert "core" not in predict(demand(2), ["n1", "n5"], snap).cross_tier_bytes
 
     def test_order_must_name_one_node_per_rank(self):
         with pytest.raises(ValueError, match="1 nodes for 2 ranks"):

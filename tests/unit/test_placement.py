@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
-from builders import LEAF, degraded_leaf_1, demand, node, rack, snapshot
+from builders import GB, LEAF, degraded_leaf_1, demand, node, rack, snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies_gen import TIERS, clusters, demands
 
+from netsched.domain.cost import predict
 from netsched.domain.demand import ParallelDegrees, Pattern
 from netsched.domain.placement import (
     STRATEGIES,
@@ -19,6 +21,7 @@ from netsched.domain.placement import (
     place,
 )
 from netsched.domain.ring import ring_order
+from netsched.domain.scheme import DEFAULT_SCHEME
 
 #            core-x
 #       /             \
@@ -350,10 +353,51 @@ class TestBaselines:
         result = place(demand(3), snapshot(*TWO_SPINES), strategy="tas")
         assert result.cost.domain == "core-x/spine-a/leaf-2"
 
-    def test_blind_baselines_stay_under_one_widest_domain(self):
-        snap = snapshot(node("n1").core("core-x"), node("n2").core("core-y"))
-        for name in BLIND:
-            assert isinstance(place(demand(2), snap, strategy=name), Unschedulable)
+
+class TestSplitOverDomains:
+    """A gang no widest-level domain holds is split over several, largest first."""
+
+    # core-x: x1 x2 x3 free; core-y: y1 y2 free; core-z: z1 free (each 8 GPUs)
+    CORES = (
+        [node(f"x{i}").core("core-x") for i in (1, 2, 3)],
+        [node(f"y{i}").core("core-y") for i in (1, 2)],
+        [node("z1").core("core-z")],
+    )
+
+    @pytest.mark.parametrize("strategy", list(STRATEGIES))
+    def test_every_strategy_takes_the_largest_domains_first(self, strategy):
+        result = place(demand(4), snapshot(*self.CORES), strategy=strategy)
+        assert isinstance(result, Placement), result
+        # core-x holds 3 pods, core-y 2, core-z 1: take core-x whole, then one from core-y.
+        assert sorted(n[0] for n in result.nodes) == ["x", "x", "x", "y"]
+        assert result.cost.split == ("core-x", "core-y")
+        assert "split over 2 cores (core-x, core-y: no one holds the gang)" in result.explanation
+
+    def test_a_gang_one_domain_holds_is_never_split(self):
+        result = place(demand(3), snapshot(*self.CORES))
+        assert set(result.nodes) == {"x1", "x2", "x3"} and not result.cost.split
+
+    def test_a_max_tier_forbids_the_split(self):
+        result = place(demand(4, max_tier="core"), snapshot(*self.CORES))
+        assert isinstance(result, Unschedulable)
+
+    def test_more_pods_than_every_domain_holds_is_still_unschedulable(self):
+        assert isinstance(place(demand(7), snapshot(*self.CORES)), Unschedulable)
+
+    def test_the_interconnect_is_the_widest_levels_uplink_when_set(self):
+        levels = (replace(DEFAULT_SCHEME.levels[0], uplink_gbps=100.0), *DEFAULT_SCHEME.levels[1:])
+        slow = replace(DEFAULT_SCHEME, levels=levels)
+        result = place(demand(4), snapshot(*self.CORES, scheme=slow))
+        # A ring edge of 4 ranks, 1.5 GB, over 100 Gbps: the interconnect is the bottleneck.
+        assert result.cost.bottleneck in ("core-x", "core-y")
+        assert result.cost.bottleneck_gbps == 100.0
+        assert result.cost.comm_seconds == pytest.approx(1.5 * GB / (100 * 1e9 / 8))
+
+    def test_a_hybrid_gang_is_split_and_costed_as_hybrid(self):
+        job = demand(4, pattern=Pattern.HYBRID, degrees=ParallelDegrees(8, 2, 2))
+        result = place(job, snapshot(*self.CORES))
+        assert isinstance(result, Placement) and result.cost.split == ("core-x", "core-y")
+        assert result.cost == predict(job, result.nodes, snapshot(*self.CORES))
 
 
 class TestRingOrder:

@@ -48,7 +48,8 @@ LEVEL_LABEL_RESERVED = (
 LEVEL_LABELS_UNIQUE = "each level needs its own nodeLabel: two levels share one"
 LEVEL_UPLINK_REQUIRED = (
     "every level but the widest needs uplinkGbps > 0, the nominal bandwidth of its switches' "
-    "uplinks (the widest level's is never used and may stay 0): set it"
+    "uplinks (the widest level's is the interconnect between its domains and may stay 0, "
+    "meaning the next level's): set it"
 )
 
 
@@ -83,7 +84,9 @@ class LevelSpec(ApiModel):
     """Node label whose value names the node's switch (domain) at this tier."""
     uplink_gbps: Annotated[float, Field(ge=0, le=MAX_GBPS)] = 0.0
     """Nominal Gbps from one domain of this tier to its parent; more than 0 for every tier but
-    the widest, whose uplink is never used (0 there)."""
+    the widest. For the widest: the interconnect from one of its domains to the others (two
+    zones, two blocks), which a gang too large for any one of them crosses when netsched
+    splits it over several; 0 means the next tier's uplinkGbps."""
 
     @field_validator("name", "node_label")
     @classmethod

@@ -278,7 +278,9 @@ class PlacementStatus(ApiModel):
     every rank shares one node, ``leaf`` within one rack, ...)."""
     lowest_common_domain: Annotated[str | None, Field(max_length=253)] = None
     """The smallest domain holding every rank: its path of label values, widest first
-    (``core-a/spine-1/leaf-3`` for a leaf), or a node name when one node holds the gang."""
+    (``core-a/spine-1/leaf-3`` for a leaf), or a node name when one node holds the gang.
+    A gang split over several widest-level domains names them joined by ``+``
+    (``zone-a+zone-b``), cut to 253 characters."""
     predicted_comm_seconds_per_step: Annotated[float | None, Field(ge=0)] = None
     """Predicted communication time of one step: the bottleneck link's bytes / bandwidth."""
     cross_tier_bytes_per_step: dict[str, Annotated[float, Field(ge=0)]] = Field(
@@ -299,7 +301,7 @@ class PlacementStatus(ApiModel):
         return cls(
             ranks=[RankAssignment(rank=r.rank, node=r.node, gpus=r.gpus) for r in placement.ranks],
             tiers_spanned=cost.tier_spanned,
-            lowest_common_domain=cost.domain,
+            lowest_common_domain=cost.domain[:253],
             predicted_comm_seconds_per_step=cost.comm_seconds,
             cross_tier_bytes_per_step={
                 tier: float(round(size)) for tier, size in cost.cross_tier_bytes.items()

@@ -4,11 +4,13 @@ Given a :class:`~netsched.domain.demand.Demand`, its ranks in order (rank i runs
 node ``order[i]``) and a snapshot, :func:`predict` returns a :class:`Cost`.
 
 Links are the uplinks of the switch tree (host -> leaf, leaf -> spine, spine ->
-core). They are full duplex, so a link's load is its busier direction. How many
-bytes each pattern sends between which ranks (ring all-reduce, pipeline chain,
-all-to-all, Hybrid's groups of them) is :mod:`netsched.domain.traffic`'s rule;
-this module routes those bytes up to the lowest common switch and back down, and
-times them.
+core) and, when there are several widest-level domains (two zones, two blocks), each
+one's link to the others: the interconnect, at the NetworkTopology's widest level's
+``uplinkGbps`` (default: the next level's uplink). They are full duplex, so a link's
+load is its busier direction. How many bytes each pattern sends between which ranks
+(ring all-reduce, pipeline chain, all-to-all, Hybrid's groups of them) is
+:mod:`netsched.domain.traffic`'s rule; this module routes those bytes up to the
+lowest common switch (or over the interconnect) and back down, and times them.
 
 Traffic between ranks on the same node uses NVLink and costs nothing on the
 network: intra-node bandwidth is an order of magnitude above a NIC's, so it never
@@ -84,12 +86,16 @@ class Cost:
         tier_spanned: the lowest tier whose single domain holds every rank.
         domain: the id of that domain (a node name for ``"host"``).
         cross_tier_bytes: tier -> bytes per step over all uplinks of that tier, both
-            directions summed, narrowest tier first (the widest tier has no uplinks).
+            directions summed, narrowest tier first. The widest tier is there only when
+            several widest-level domains are joined (its bytes cross the interconnect).
         link_bytes: domain id -> bytes per step on its uplink, busier direction; only
             links that carry traffic.
         bottleneck: id of the domain whose uplink sets ``comm_seconds``; None without
             network traffic.
         bottleneck_gbps: that uplink's bandwidth, shared (see the module docstring).
+        split: the widest-level domains the gang is split over, in path order, when no
+            one domain holds it (then ``tier_spanned`` is the widest tier and
+            ``domain`` their ids joined by ``+``); empty otherwise.
     """
 
     comm_seconds: float
@@ -99,6 +105,7 @@ class Cost:
     link_bytes: Mapping[str, float]
     bottleneck: str | None = None
     bottleneck_gbps: float | None = None
+    split: tuple[str, ...] = ()
 
     @property
     def crossed_uplinks(self) -> tuple[str, ...]:
@@ -136,9 +143,8 @@ def predict(demand: Demand, order: Sequence[str], snapshot: ClusterSnapshot) -> 
         1.0
 
     Raises:
-        ValueError: ``order`` does not have one node per replica; a Hybrid demand
-            breaks a rule of :func:`~netsched.domain.demand.degree_problems`; or two ranks
-            sit under different widest-level domains, which share no link.
+        ValueError: ``order`` does not have one node per replica, or a Hybrid demand
+            breaks a rule of :func:`~netsched.domain.demand.degree_problems`.
         KeyError: a node is unknown to the snapshot or excluded from it.
     """
     if len(order) != demand.replicas:
@@ -165,8 +171,6 @@ def _add_pairs(
         for climbing, descending in zip(up, down, strict=True):
             if climbing == descending:
                 break
-            if snapshot.domains[climbing].parent is None:
-                raise _disconnected(snapshot, climbing, descending)
             out[climbing] += size
             into[descending] += size
 
@@ -183,20 +187,9 @@ def _add_all_to_all(
     for domain, count in inside.items():
         if count == ranks:
             continue
-        if snapshot.domains[domain].parent is None:
-            others = [d for d in inside if snapshot.domains[d].parent is None and d != domain]
-            raise _disconnected(snapshot, domain, others[0])
         size = all_to_all_uplink_bytes(ranks=ranks, inside=count, payload=payload)
         out[domain] += size
         into[domain] += size
-
-
-def _disconnected(snapshot: ClusterSnapshot, first: int, second: int) -> ValueError:
-    first_id, second_id = snapshot.domains[first].id, snapshot.domains[second].id
-    tier = snapshot.domains[first].tier
-    return ValueError(
-        f"ranks span {tier}s {first_id} and {second_id}, which share no link in this topology"
-    )
 
 
 def _summarise(
@@ -206,8 +199,8 @@ def _summarise(
     into: Mapping[int, float],
 ) -> Cost:
     domains = snapshot.domains
-    tiers = snapshot.scheme.tier_names[:-1]
-    crossing = dict.fromkeys(tiers, 0.0)
+    tiers = snapshot.scheme.tier_names
+    crossing = dict.fromkeys(tiers if snapshot.interconnected else tiers[:-1], 0.0)
     link_bytes: dict[str, float] = {}
     worst: tuple[float, int, int] | None = None
     for index in sorted(set(out) | set(into)):
@@ -219,11 +212,14 @@ def _summarise(
         key = (seconds, domain.tier_rank, index)
         if worst is None or key[:2] > worst[:2]:
             worst = key
-    spanned = _lowest_common(snapshot, set(hosts))
+    used = set(hosts)
+    spanned = _lowest_common(snapshot, used)
+    roots = () if spanned or not used else _roots(snapshot, used)
     return Cost(
         comm_seconds=worst[0] if worst else 0.0,
-        tier_spanned=spanned.tier if spanned else tiers[0],
-        domain=spanned.id if spanned else "",
+        tier_spanned=spanned.tier if spanned else tiers[-1 if roots else 0],
+        domain=spanned.id if spanned else "+".join(roots),
+        split=roots,
         cross_tier_bytes=MappingProxyType(crossing),
         link_bytes=MappingProxyType(link_bytes),
         bottleneck=domains[worst[2]].id if worst else None,
@@ -243,6 +239,12 @@ def _seconds(size: float, gbps: float | None) -> float:
     if gbps is None or gbps <= 0:
         raise ValueError(f"{size:g} bytes on a link without bandwidth ({gbps} Gbps)")
     return size / (gbps * BYTES_PER_GBPS)
+
+
+def _roots(snapshot: ClusterSnapshot, hosts: Iterable[int]) -> tuple[str, ...]:
+    """Ids of the widest-level domains holding ``hosts``, in path order."""
+    found = {snapshot.ancestors(h)[-1] for h in hosts}
+    return tuple(snapshot.domains[d].id for d in sorted(found))
 
 
 def _lowest_common(snapshot: ClusterSnapshot, hosts: Iterable[int]) -> Domain | None:

@@ -20,10 +20,13 @@ from netsched.domain.topology import ClusterSnapshot
 def explain(demand: Demand, snapshot: ClusterSnapshot, cost: Cost, order: Sequence[str]) -> str:
     """``"32 GPUs on 4 nodes under leaf c/s/l; ring leaves no leaf; 0.42 s comm/step"``."""
     nodes = len(set(order))
-    head = (
-        f"{demand.total_gpus} GPUs on {nodes} node{'s' if nodes != 1 else ''} "
-        f"under {cost.tier_spanned} {cost.domain}"
+    where = (
+        f"split over {len(cost.split)} {plural(cost.tier_spanned)} ({', '.join(cost.split)}: "
+        "no one holds the gang)"
+        if cost.split
+        else f"under {cost.tier_spanned} {cost.domain}"
     )
+    head = f"{demand.total_gpus} GPUs on {nodes} node{'s' if nodes != 1 else ''} {where}"
     detour = _around_degraded(snapshot, cost, order)
     return (
         f"{head}; {_traffic(demand, snapshot, cost, order)}{detour}; "
@@ -36,13 +39,14 @@ def _around_degraded(snapshot: ClusterSnapshot, cost: Cost, order: Sequence[str]
     the placement's domain that no rank sits behind, so its traffic does not cross them."""
     if not snapshot.degraded:
         return ""
-    inside = snapshot.domains[snapshot.domain_index(cost.domain)].hosts
+    top = None if cost.split else snapshot.domain_index(cost.domain)
+    inside = range(snapshot.host_count) if top is None else snapshot.domains[top].hosts
     used = {snapshot.host_index(node) for node in order}
     avoided = [
         snapshot.domains[d]
         for d in snapshot.degraded
         if snapshot.domains[d].hosts.start in inside
-        and snapshot.domains[d].index != snapshot.domain_index(cost.domain)
+        and snapshot.domains[d].index != top
         and not any(h in snapshot.domains[d].hosts for h in used)
     ]
     if not avoided:

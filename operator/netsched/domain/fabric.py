@@ -69,8 +69,11 @@ class Domain:
         hosts: the host indices under this domain (hosts are numbered depth-first in
             path order, so every domain's hosts are one contiguous range).
         uplink_gbps: bandwidth of the uplink to the parent (measured when fresh,
-            else nominal); None for the widest level. What a new gang gets of it
-            depends on the running gangs: see ``ClusterSnapshot.effective_gbps``.
+            else nominal). For the widest level: the interconnect to the other
+            widest-level domains when there are several
+            (:attr:`~netsched.domain.scheme.TopologyScheme.interconnect_gbps`), else
+            None. What a new gang gets of it depends on the running gangs: see
+            ``ClusterSnapshot.effective_gbps``.
         nominal_gbps: the scheme's nominal bandwidth for that uplink.
         samples: how many fresh measurements set ``uplink_gbps`` (0 means nominal).
     """
@@ -131,10 +134,16 @@ def build_fabric(nodes: list[NodeInfo], scheme: TopologyScheme) -> Fabric:
     def parent_of(path: tuple[str, ...], rank: int) -> int | None:
         return None if rank == depth else index_of[rank][path[:-1]]
 
+    joined = len(paths_by_tier[-1]) > 1 if paths_by_tier else False
+
     def nominal(rank: int) -> float | None:
+        """A domain's uplink Gbps; a widest-level one's reaches the other widest-level
+        domains (the interconnect), when there are several."""
         if rank == 0:
             return scheme.host_gbps
-        return None if rank == depth else scheme.levels[depth - rank].uplink_gbps
+        if rank == depth:
+            return scheme.interconnect_gbps if joined else None
+        return scheme.levels[depth - rank].uplink_gbps
 
     children: dict[int, list[int]] = defaultdict(list)
     for host, node in enumerate(ordered):

@@ -25,7 +25,10 @@ class Level:
         name: the tier's name as users write it in ``maxTier`` (``"spine"``).
         label_key: the node label whose value names the node's domain at this level.
         uplink_gbps: nominal bandwidth of the link from one domain of this level to
-            its parent; ignored for the widest level, which has no parent.
+            its parent. For the widest level, which has no parent, the bandwidth from
+            one of its domains to the others (a data-centre interconnect between two
+            zones or blocks), which a gang split over them crosses; 0 means the next
+            level's uplink (see :attr:`TopologyScheme.interconnect_gbps`).
     """
 
     name: str
@@ -59,6 +62,14 @@ class TopologyScheme:
                     f"level {level.name}: uplink_gbps must be positive below the widest level, "
                     f"got {level.uplink_gbps}"
                 )
+
+    @property
+    def interconnect_gbps(self) -> float:
+        """Nominal Gbps from one widest-level domain to the others: the widest level's
+        ``uplink_gbps`` when set, else the next level's uplink (the host's with one level)."""
+        if self.levels and self.levels[0].uplink_gbps > 0:
+            return self.levels[0].uplink_gbps
+        return self.levels[1].uplink_gbps if len(self.levels) > 1 else self.host_gbps
 
     @property
     def tier_names(self) -> tuple[str, ...]:

@@ -118,6 +118,12 @@ class ClusterSnapshot:
         return self._fabric.degraded
 
     @property
+    def interconnected(self) -> bool:
+        """Whether there are several widest-level domains, joined by an interconnect a gang
+        split over them crosses (see :class:`~netsched.domain.fabric.Domain`)."""
+        return bool(self.domains) and self.domains[-1].uplink_gbps is not None
+
+    @property
     def utilisation(self) -> float:
         """The share of the hosts' GPUs in use (0 on an empty cluster, 1 when full)."""
         total = sum(node.allocatable_gpus for node in self.nodes)
@@ -208,7 +214,7 @@ class ClusterSnapshot:
         flows = list(self.flows) if self.flows else [0] * len(self.domains)
         for link in named:
             index = self.domain_index(link)
-            if self.domains[index].parent is None:
+            if self.domains[index].uplink_gbps is None:
                 raise ValueError(f"{link} has no uplink; no gang's traffic can cross it")
             if flows[index] + sign < 0:
                 raise ValueError(f"no running gang crosses the uplink of {link}")
@@ -371,7 +377,7 @@ def _count_flows(fabric: Fabric, flows: Mapping[str, int]) -> tuple[tuple[int, .
         if gangs < 0:
             raise ValueError(f"flows[{domain_id!r}] must not be negative, got {gangs}")
         index = fabric.domain_index.get(domain_id)
-        if index is None or fabric.domains[index].parent is None:
+        if index is None or fabric.domains[index].uplink_gbps is None:
             unmatched += 1
             continue
         counts[index] += gangs
