@@ -600,3 +600,43 @@ def test_the_job_being_placed_does_not_share_with_itself() -> None:
     snap = state.snapshot_for(TrainingJob.model_validate(itself), now=datetime.now(UTC))
 
     assert not snap.flows
+
+
+# --- two zones: a gang neither holds is split over both -------------------------------------
+
+
+def zone_node(name: str, zone: str) -> dict[str, Any]:
+    item = node(name)
+    item["metadata"]["labels"]["netsched.io/core"] = zone
+    return item
+
+
+def test_a_gang_no_zone_holds_is_split_over_both_and_costed_on_the_interconnect(
+    tmp_path: Path,
+) -> None:
+    # zone-a: a1 a2; zone-b: b1. The NetworkTopology's widest level sets the interconnect.
+    levels = [
+        {"name": "core", "nodeLabel": "netsched.io/core", "uplinkGbps": 100},
+        {"name": "spine", "nodeLabel": "netsched.io/spine", "uplinkGbps": 3200},
+        {"name": "leaf", "nodeLabel": "netsched.io/leaf", "uplinkGbps": 1600},
+    ]
+    zones = listing(
+        zone_node("a1", "zone-a"), zone_node("a2", "zone-a"), zone_node("b1", "zone-b"),
+        topology(*levels),
+    )  # fmt: skip
+    cluster = write(tmp_path, "c.yaml", zones)
+    unbounded = job()
+    del unbounded["spec"]["topology"]  # no maxTier: the split is allowed
+    new = write(tmp_path, "j.yaml", unbounded)
+
+    out = json.loads(place("--cluster", cluster, "--job", new, "-o", "json").output)
+
+    assert [r["node"] for r in out["placement"]] == ["a1", "a2", "b1"]
+    assert out["predicted"]["tiersSpanned"] == "core"
+    assert out["predicted"]["bottleneckGbps"] == 100.0
+    assert out["predicted"]["crossTierBytesPerStep"]["core"] > 0
+    assert "split over 2 cores (zone-a, zone-b" in out["explanation"]
+
+    bounded = write(tmp_path, "k.yaml", job(topology={"maxTier": "core"}))
+    refused = json.loads(place("--cluster", cluster, "--job", bounded, "-o", "json").output)
+    assert "unschedulable" in refused
