@@ -13,7 +13,7 @@
 
 The first three know nothing of topology. A user of plain kube-scheduler would
 pin such a gang with a required pod affinity on the ``maxTier`` label (or the
-widest level's, whose domains share no link), so they first choose one domain of
+widest level's), so they first choose one domain of
 that tier that holds the gang (the emptiest for ``spread``, the fullest for
 ``binpack``, a random one for ``random``) and score nodes inside it. Rank order
 is the order pods were bound, as when kube-scheduler binds pods one by one.

@@ -9,8 +9,12 @@ called ``leaf-3`` under two spines is two domains, as it is two racks.
 Every domain but the widest has an **uplink** to its parent. Its bandwidth is the
 level's nominal ``uplink_gbps`` (``host_gbps`` for hosts) unless the probes measured
 it (a :class:`~netsched.domain.bandwidth.BandwidthEstimate`). The widest
-level has no uplink: two domains of it (two cores) share no link we can cost,
-so no gang ever spans them.
+level has no parent. When it has several domains (two zones, two blocks), each has
+a link to the others, the interconnect, at the scheme's
+:attr:`~netsched.domain.scheme.TopologyScheme.interconnect_gbps`: a gang too large
+for any one of them is split over several (:func:`~netsched.domain.outcome.split_over_domains`)
+and its bytes between them cross it. With one widest-level domain there is no
+such link.
 
 An uplink is shared: every running gang whose traffic crosses it takes a fair
 share. The snapshot counts those gangs per uplink, and
