@@ -63,9 +63,10 @@ class Pattern(StrEnum):
 class RankOrder(StrEnum):
     """How a Hybrid job's framework maps a global rank to its (tensor, data, pipeline) ranks.
 
-    Written fastest-varying first, as Megatron-LM's ``--order`` (``RankGenerator``,
-    default ``tp-cp-ep-dp-pp``) and torchtitan's device mesh (``pp`` outermost, ``tp``
-    innermost) name it. Tensor parallelism always varies fastest, so a tensor group
+    Written fastest-varying first, as Megatron Core names it
+    (``parallel_state.initialize_model_parallel(order=...)``, default
+    ``tp-cp-ep-dp-pp``); torchtitan's device mesh puts ``pp`` outermost and ``tp``
+    innermost, the same order. Tensor parallelism always varies fastest, so a tensor group
     sits inside one pod; only data and pipeline may trade places.
     """
 
