@@ -106,6 +106,8 @@ class Fabric:
     ancestors: tuple[tuple[int, ...], ...]
     by_tier: tuple[tuple[int, ...], ...]
     degraded: tuple[int, ...] = ()
+    gpus: int = 0
+    """Allocatable GPUs of every host, summed."""
 
 
 def _path(node: NodeInfo, scheme: TopologyScheme) -> tuple[str, ...]:
@@ -194,6 +196,7 @@ def build_fabric(nodes: list[NodeInfo], scheme: TopologyScheme) -> Fabric:
         domain_index=MappingProxyType({d.id: d.index for d in reversed(domains)}),
         ancestors=tuple(_chain(domains, host) for host in range(len(ordered))),
         by_tier=tuple(tuple(range(first_index[r], first_index[r + 1])) for r in range(depth + 1)),
+        gpus=sum(node.allocatable_gpus for node in ordered),
     )
 
 

@@ -129,9 +129,13 @@ class ClusterSnapshot:
 
     @property
     def utilisation(self) -> float:
-        """The share of the hosts' GPUs in use (0 on an empty cluster, 1 when full)."""
-        total = sum(node.allocatable_gpus for node in self.nodes)
-        free = sum(self.free[host] for host in range(self.host_count))
+        """The share of the hosts' GPUs in use (0 on an empty cluster, 1 when full).
+
+        Read on every placement of a busy cluster, so it sums the few widest-level
+        domains' free GPUs, never the hosts'.
+        """
+        total = self._fabric.gpus
+        free = sum(self.free[d] for d in self._fabric.by_tier[-1])
         return 1 - free / total if total else 0.0
 
     def free_gpus(self, node: str) -> int:
