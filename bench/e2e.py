@@ -24,11 +24,13 @@ operator this starts is stopped again, also on failure.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
 import e2e_gangs
 import e2e_report
-from e2e_batches import Batch, clear, run_kube, run_netsched
+from e2e_batches import Batch, clear, cpu_seconds, run_kube, run_netsched
 from e2e_kube import Api, wait_for
 from e2e_operator import DECISION, Operator, Scrape, bucket_bound, histogram_quantile
 from e2e_report import Quality, Results, ScalePoint, Throughput
@@ -44,6 +46,8 @@ from netsched import devcluster
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("quality", "throughput", "scale")
+CLIENT = "benchmark client"
+OPERATOR = "operator"
 Log = Callable[[str], None]
 
 
@@ -100,7 +104,7 @@ def main() -> None:
             if "quality" in args.parts:
                 results.quality = quality(api, operator, args, log)
             if "throughput" in args.parts:
-                results.throughput = throughput(api, operator, args, log)
+                results.throughput = throughput(plane, api, operator, args, log)
             if "scale" in args.parts:
                 results.scale = scale(plane, api, operator, args, log)
         finally:
@@ -171,16 +175,36 @@ def quality(api: Api, operator: Operator, args: argparse.Namespace, log: Log) ->
 # --- part 2: throughput and latency ------------------------------------------------------------
 
 
-def throughput(api: Api, operator: Operator, args: argparse.Namespace, log: Log) -> Throughput:
+def throughput(
+    plane: devcluster.ControlPlane,
+    api: Api,
+    operator: Operator,
+    args: argparse.Namespace,
+    log: Log,
+) -> Throughput:
     result = Throughput(gangs=args.gangs, pods=args.pods)
     gangs = e2e_gangs.uniform(args.gangs, pods=args.pods, prefix="t")
+    cluster = {p.name: p.pid for p in plane.processes} | {CLIENT: os.getpid()}
+
+    def costed(run: Callable[[], Batch], pids: dict[str, int]) -> Batch:
+        before = cpu_seconds(pids)
+        batch = run()
+        after = cpu_seconds(pids)
+        batch.cpu = {name: after[name] - before[name] for name in pids}
+        return batch
+
     for round_ in range(1, args.rounds + 1):
-        kube = run_kube(api, gangs, f"e2e-throughput-kube-{round_}", threads=args.threads)
-        clear(api, f"e2e-throughput-kube-{round_}")
+        kube_ns = f"e2e-throughput-kube-{round_}"
+        kube = costed(partial(run_kube, api, gangs, kube_ns, threads=args.threads), cluster)
+        clear(api, kube_ns)
         log(f"round {round_}: kube-scheduler alone {kube.pods_per_second:.1f} pods/s")
         start_operator(operator, log)
+        ns = f"e2e-throughput-ns-{round_}"
         try:
-            ours = run_netsched(api, gangs, f"e2e-throughput-ns-{round_}", threads=args.threads)
+            ours = costed(
+                partial(run_netsched, api, gangs, ns, threads=args.threads),
+                cluster | {OPERATOR: operator.pid},
+            )
         finally:
             operator.stop()
         clear(api, f"e2e-throughput-ns-{round_}")

@@ -15,9 +15,11 @@ is its pods over the span from the first object sent to the last pod bound.
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import e2e_gangs
@@ -51,6 +53,8 @@ class Batch:
     created: dict[str, float] = field(default_factory=dict)
     pinned: dict[str, float] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+    """Process name -> CPU seconds it spent during the batch (see :func:`cpu_seconds`)."""
 
     @property
     def pods(self) -> int:
@@ -86,6 +90,22 @@ class Batch:
             max(self.bound[f"{g.name}-{rank}"] for rank in range(g.pods)) - self.sent[g.name]
             for g in self.gangs
         ]
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """Each process's CPU seconds so far (user + system, from ``/proc/PID/stat``).
+
+    Taken before and after a batch, the difference is what the batch cost each component
+    of the cluster, the operator and the benchmark's own client: on a machine whose cores a
+    burst saturates, a steadier figure than pods/s, which moves with the machine's load.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for name, pid in pids.items():
+        # the fields after the command's closing parenthesis: utime and stime are 12 and 13
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        seconds[name] = (int(fields[11]) + int(fields[12])) / tick
+    return seconds
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -273,6 +273,7 @@ def throughput_tables(t: Throughput) -> list[str]:
         *rows,
         "",
     ]
+    lines += cpu_table(t)
     if t.alone:
         solo = [b.latencies()[0] for b in t.alone]
         lines += [
@@ -282,6 +283,35 @@ def throughput_tables(t: Throughput) -> list[str]:
             "",
         ]
     return lines
+
+
+def cpu_table(t: Throughput) -> list[str]:
+    """CPU seconds each process spent on a batch, median of the rounds, per scheduler."""
+    batches = {
+        "kube-scheduler alone": [kube for kube, _ in t.rounds],
+        "netsched": [ours for _, ours in t.rounds],
+    }
+    names = sorted({name for runs in batches.values() for b in runs for name in b.cpu})
+    if not names:
+        return []
+    rows = [
+        f"| scheduler | {' | '.join(names)} | all | CPU ms per pod |",
+        "|---|" + "---:|" * (len(names) + 2),
+    ]
+    for label, runs in batches.items():
+        cells = [median([b.cpu.get(name, 0.0) for b in runs]) for name in names]
+        total = median([sum(b.cpu.values()) for b in runs])
+        rows.append(
+            f"| {label} | {' | '.join(f'{c:.1f}' for c in cells)} | {total:.1f} "
+            f"| {1e3 * total / (t.gangs * t.pods):.1f} |"
+        )
+    return [
+        "CPU seconds each process spent on a batch (from `/proc/PID/stat`, first send to last "
+        "bind; median of the rounds; the operator runs only in netsched's batches):",
+        "",
+        *rows,
+        "",
+    ]
 
 
 def _p50_p95(batch: Batch) -> str:

@@ -53,6 +53,26 @@ class TestDomains:
         assert graph.edges["n1", "core-x/spine-a/leaf-1"]["gbps"] == 400.0
 
 
+class TestFabricReuse:
+    """The operator rebuilds its snapshot every cycle; the fabric is built again only
+    when a node's row differs, not when a heartbeat brings an equal one."""
+
+    def rows(self, leaf_of_n2: str = "leaf-1"):
+        return [node("n1").leaf("leaf-1").build(), node("n2").leaf(leaf_of_n2).build()]
+
+    def test_equal_rows_that_are_new_objects_reuse_the_fabric(self):
+        first = build_snapshot(nodes=self.rows(), scheme=DEFAULT_SCHEME)
+        again = build_snapshot(nodes=self.rows(), scheme=DEFAULT_SCHEME, used_gpus={"n1": 8})
+        assert again._fabric is first._fabric
+        assert again.free_gpus("n1") == 0 and first.free_gpus("n1") == 8
+
+    def test_a_changed_row_builds_a_new_fabric(self):
+        first = build_snapshot(nodes=self.rows(), scheme=DEFAULT_SCHEME)
+        moved = build_snapshot(nodes=self.rows(leaf_of_n2="leaf-2"), scheme=DEFAULT_SCHEME)
+        assert moved._fabric is not first._fabric
+        assert ids(moved, 1) == ["core-x/spine-a/leaf-1", "core-x/spine-a/leaf-2"]
+
+
 class TestFreeGpus:
     @pytest.mark.parametrize(
         ("allocatable", "used", "reserved", "free"),

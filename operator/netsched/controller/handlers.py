@@ -7,6 +7,12 @@ changed (and whether capacity may have been freed); the worker does the rest.
 Why no ``@kopf.on.create``/``on.update`` handlers: those make kopf store a
 last-handled copy of every object in an annotation, and on Pods or Nodes that would be
 a write per object of the cluster. Events and indexes are read-only.
+
+Why every handler is ``async``: kopf runs a plain function in a thread of its executor,
+one hop there and back (and a shielded task) per handler per event, three per Pod event
+here. These handlers only build a tuple or set a flag, so they run on the event loop;
+and :meth:`Worker.notify` sets an :class:`asyncio.Event`, which only the loop's own
+thread may do.
 """
 
 from __future__ import annotations
@@ -121,37 +127,37 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.index("nodes")
-def node_index(body: kopf.Body, **_: Any) -> Any:
+async def node_index(body: kopf.Body, **_: Any) -> Any:
     return cache.node_row(body)
 
 
 @kopf.index("pods")
-def pod_index(body: kopf.Body, **_: Any) -> Any:
+async def pod_index(body: kopf.Body, **_: Any) -> Any:
     return cache.pod_row(body)
 
 
 @kopf.index("pods", labels={JOB_LABEL: kopf.PRESENT})
-def gang_index(body: kopf.Body, **_: Any) -> Any:
+async def gang_index(body: kopf.Body, **_: Any) -> Any:
     return cache.gang_row(body)
 
 
 @kopf.index(*TRAININGJOBS)
-def job_index(body: kopf.Body, **_: Any) -> Any:
+async def job_index(body: kopf.Body, **_: Any) -> Any:
     return cache.job_row(body)
 
 
 @kopf.index(*TOPOLOGIES)
-def topology_index(body: kopf.Body, **_: Any) -> Any:
+async def topology_index(body: kopf.Body, **_: Any) -> Any:
     return cache.topology_row(body)
 
 
 @kopf.index(*MEASUREMENTS)
-def measurement_index(body: kopf.Body, **_: Any) -> Any:
+async def measurement_index(body: kopf.Body, **_: Any) -> Any:
     return cache.measurement_row(body)
 
 
 @kopf.index("priorityclasses.v1.scheduling.k8s.io")
-def priority_index(name: str, body: kopf.Body, **_: Any) -> Any:
+async def priority_index(name: str, body: kopf.Body, **_: Any) -> Any:
     return {name: int(body.get("value", 0))}
 
 
@@ -170,7 +176,7 @@ def _worker(memo: kopf.Memo) -> Worker:
 
 
 @kopf.on.event("pods")
-def pod_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def pod_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     finished = body.get("status", {}).get("phase") in FINISHED_PHASES
     ours = JOB_LABEL in body.get("metadata", {}).get("labels", {})
     if type == "DELETED" or finished or ours:
@@ -178,7 +184,7 @@ def pod_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
 
 
 @kopf.on.event("nodes")
-def node_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def node_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     worker = _worker(memo)
     row = cache.node_row(body)
     info = next(iter(row.values())) if row else None
@@ -188,11 +194,11 @@ def node_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -
 
 @kopf.on.event("priorityclasses.v1.scheduling.k8s.io")
 @kopf.on.event(*TRAININGJOBS)
-def job_changed(memo: kopf.Memo, **_: Any) -> None:
+async def job_changed(memo: kopf.Memo, **_: Any) -> None:
     _worker(memo).notify()
 
 
 @kopf.on.event(*TOPOLOGIES)
 @kopf.on.event(*MEASUREMENTS)
-def network_changed(memo: kopf.Memo, **_: Any) -> None:
+async def network_changed(memo: kopf.Memo, **_: Any) -> None:
     _worker(memo).notify(capacity=True)

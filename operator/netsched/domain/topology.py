@@ -305,10 +305,12 @@ class _LastFabric:
     """The last fabric built, reused while the same node rows, scheme and bandwidth come again.
 
     An operator builds a snapshot on every cycle from node rows that rarely change;
-    only the GPU counts do, and they are not part of the fabric. The rows and the
-    bandwidth estimate are compared by identity (the cache holds them, so an identity is
-    never reused meanwhile), the scheme by equality; the fabric is immutable, so sharing
-    it is safe.
+    only the GPU counts do, and they are not part of the fabric. A row is compared by
+    identity first (the cache holds the rows, so an identity is never reused meanwhile),
+    then by equality: a node's heartbeat makes a new row equal to the last one, and on a
+    cluster of a thousand nodes one comes every second or so. The bandwidth estimate is
+    compared by identity, the scheme by equality; the fabric is immutable, so sharing it
+    is safe.
     """
 
     def __init__(self) -> None:
@@ -325,10 +327,10 @@ class _LastFabric:
             self._fabric is not None
             and self._scheme == scheme
             and len(nodes) == len(self._nodes)
-            and all(a is b for a, b in zip(nodes, self._nodes, strict=True))
+            and all(a is b or a == b for a, b in zip(nodes, self._nodes, strict=True))
         )
+        self._nodes, self._scheme = tuple(nodes), scheme
         if not same or self._fabric is None:
-            self._nodes, self._scheme = tuple(nodes), scheme
             self._fabric = build_fabric(nodes, scheme)
             self._measured = None
         if self._measured is None or bandwidth is not self._bandwidth:
