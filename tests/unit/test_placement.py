@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies_gen import TIERS, clusters, demands
 
-from netsched.domain.cost import predict
+from netsched.domain.capacity import count_capacity
+from netsched.domain.cost import BYTES_PER_GBPS, predict
 from netsched.domain.demand import ParallelDegrees, Pattern
 from netsched.domain.placement import (
     STRATEGIES,
@@ -20,6 +21,7 @@ from netsched.domain.placement import (
     Unschedulable,
     place,
 )
+from netsched.domain.placement_bottleneck import Bottleneck
 from netsched.domain.ring import ring_order
 from netsched.domain.scheme import DEFAULT_SCHEME
 
@@ -409,6 +411,32 @@ class TestRingOrder:
             (snap.host_index("n3"), 1),
         ]
         assert ring_order(snap, shares) == ["n1", "n1", "n3", "n6"]
+
+
+class TestBottleneckFloor:
+    """Phase 5 is skipped once a placement reaches the floor; the floor must be a true
+    lower bound, and for chains over three hosts or more it counts the pass-through host."""
+
+    def floor(self, job, snap):
+        capacity = count_capacity(snap, job.gpus_per_pod)
+        return Bottleneck(job, snap, capacity).floor(snap.tier_domains(3))
+
+    @pytest.mark.parametrize("pattern", [Pattern.PIPELINE_PARALLEL, Pattern.MODEL_PARALLEL])
+    def test_a_chain_over_three_hosts_or_more_passes_through_one(self, pattern):
+        snap = snapshot(*TWO_SPINES)
+        nic = 400 * BYTES_PER_GBPS
+        assert self.floor(demand(2, pattern=pattern), snap) == pytest.approx(GB / nic)
+        assert self.floor(demand(4, pattern=pattern), snap) == pytest.approx(2 * GB / nic)
+        # half-node pods: two hosts hold four of them, so one pass-through is not certain
+        assert self.floor(demand(4, gpus=4, pattern=pattern), snap) == pytest.approx(GB / nic)
+
+    @pytest.mark.parametrize("replicas", [3, 4, 5])
+    def test_the_floor_is_never_above_the_best_placement(self, replicas):
+        snap = snapshot(*TWO_SPINES)
+        job = demand(replicas, pattern=Pattern.PIPELINE_PARALLEL)
+        best = place(job, snap, strategy="optimal")
+        assert isinstance(best, Placement)
+        assert self.floor(job, snap) <= best.cost.comm_seconds * (1 + 1e-9)
 
 
 def check_invariants(job, snap, result):

@@ -31,6 +31,7 @@ all-to-all (the same one the ``optimal`` strategy solves as an integer program),
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass
 
 from netsched.domain.capacity import Capacity
@@ -38,7 +39,7 @@ from netsched.domain.cost import BYTES_PER_GBPS
 from netsched.domain.demand import Demand
 from netsched.domain.placement_fill import Share
 from netsched.domain.topology import ClusterSnapshot
-from netsched.domain.traffic import uplink_bytes
+from netsched.domain.traffic import CHAIN_PATTERNS, uplink_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +66,20 @@ class Bottleneck:
 
         Every host the gang uses then holds some but not all of its pods, so its
         uplink carries at least the traffic of one pod (or of all but one), and no
-        host uplink is faster than the fastest with room.
+        host uplink is faster than the fastest with room. A chain that needs three
+        hosts or more (no two hosts hold it) also passes through one of them, whose
+        uplink carries the payload twice each way.
         """
         fastest = max((self.capacity.fastest_host[s] for s in scopes), default=0.0)
         ranks = self.demand.replicas
-        return min(self._seconds(1, fastest), self._seconds(ranks - 1, fastest))
+        least = min(self._seconds(1, fastest), self._seconds(ranks - 1, fastest))
+        roomiest = max((self.capacity.best[s][0] for s in scopes), default=0)
+        if self.demand.pattern in CHAIN_PATTERNS and 2 * roomiest < ranks:
+            through = uplink_bytes(
+                self.demand.pattern, ranks=ranks, inside=1, payload=self.demand.bytes_per_step
+            )
+            least = max(least, through / (fastest * BYTES_PER_GBPS) if fastest else math.inf)
+        return least
 
     def _seconds(self, pods: int, gbps: float | None) -> float:
         ranks, size = self.demand.replicas, float(self.demand.bytes_per_step)
