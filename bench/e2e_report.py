@@ -273,7 +273,7 @@ def throughput_tables(t: Throughput) -> list[str]:
         *rows,
         "",
     ]
-    lines += cpu_table(t)
+    lines += cpu_table(t) + PROFILE
     if t.alone:
         solo = [b.latencies()[0] for b in t.alone]
         lines += [
@@ -394,7 +394,7 @@ def section(results: Results, bar_lines: list[str], *, command: str) -> str:
             *bar_lines,
             "```",
             "",
-            *findings(bar_lines),
+            *findings(results, bar_lines),
             "## Quality: kube-scheduler alone against netsched",
             "",
             *(quality_tables(results.quality) if results.quality else []),
@@ -415,52 +415,63 @@ def write(path: Path, results: Results, bar_lines: list[str], *, command: str) -
     docs_sections.replace(path, HEADING, section(results, bar_lines, command=command))
 
 
-def findings(bar_lines: list[str]) -> list[str]:
-    """What profiling found behind each missed bar (written by hand, dated), for those missed."""
+def findings(results: Results, bar_lines: list[str]) -> list[str]:
+    """What profiling found behind each missed bar (written by hand), for those missed."""
     failed = {line.split()[1].rstrip(":") for line in bar_lines if line.startswith("FAIL")}
+    rounds = results.throughput.rounds if results.throughput else []
+    spans = ", ".join(f"{kube.span_seconds:.1f}" for kube, _ in rounds) or "?"
     lines = []
     for topic, text in CAUSES.items():
         if topic in failed:
-            lines += [text, ""]
+            lines += [text.format(kube_spans=spans), ""]
     return lines
 
 
 CAUSES = {
     "throughput": (
-        "**Why netsched's pods/s trails kube-scheduler's** (profiled on 2026-12-01 with "
-        "`py-spy record --gil` on the operator and the CPU times in `/proc` of every "
-        "component, over one 100 x 8 batch each; the figures below are from that profile, "
-        "not from this run). The machine is CPU-bound, and netsched's path costs about twice "
-        "the CPU per pod. A kube-scheduler-alone batch took 11-18 CPU seconds across the "
-        "control plane (kube-apiserver 5-9, kube-scheduler 3-4, KWOK 1-2, etcd and the "
-        "controller-manager about 1 each); a netsched batch about 30 (kube-apiserver 13, the "
-        "operator 8-10, the rest about 8). Every pod is written twice more (created gated "
-        "by the operator, then patched with its nodeSelector before kube-scheduler binds "
-        "it); each gang adds a Service, a NetworkPolicy (and their EndpointSlice churn), four "
-        "status writes and two Events; and the operator decodes and dispatches every watch "
-        "event of its pods and jobs through kopf, 1-2 ms each and four or five events per "
-        "pod (created, pinned, bound, running): about half of the operator's CPU, against "
-        "about 10 % each in its own worker and in its API client. The operator does not "
-        "wait on itself: making different jobs' writes "
-        "concurrent (reconcile steps side by side, placements committed beside the next "
-        "decisions; an experiment, not committed) moved netsched from 51 to 55 pods/s over "
-        "five rounds (ratios 0.65/0.28/0.42/0.70/0.23 before, 0.65/0.37/0.47/0.66/0.27 "
-        "after), within the noise. The spread of the rounds is the shared machine: "
-        "kube-scheduler alone ranged from 65 to 205 pods/s within the hour."
+        "**Why netsched's pods/s trails kube-scheduler's.** The machine is CPU-bound (a "
+        "batch saturates both cores), and netsched's flow costs the cluster about twice the "
+        "CPU per pod: see the CPU table under *Throughput and latency* and the profile "
+        "beneath it. The ratio of pods/s follows the ratio of CPU seconds per batch, moved "
+        "round by round by the shared machine."
     ),
     "latency": (
-        "**Why the p95 create-to-all-bound misses 5 s.** The same CPU bound, seen per gang: "
-        "the 100 TrainingJobs arrive within half a second, so a gang's latency includes the "
-        "pods of every gang ahead of it. The operator creates all gangs' pods in one cycle, "
-        "then places and pins them in queue order (see the last pod created / pinned / bound "
-        "column), so the 95th gang binds close to the end of the batch; one gang on its own "
-        "binds in a quarter of a second (the line under the table). kube-scheduler alone's "
-        "gangs are timed from their own first pod, which is sent while the batch is still "
-        "being created and bound at once, so its p95 stays near a second: to meet the bar "
-        "at this batch size netsched would need about 160 pods/s here, more than "
-        "kube-scheduler alone reached in most rounds."
+        "**Why the p95 create-to-all-bound misses 5 s.** The same CPU bound, seen per gang. "
+        "The 100 TrainingJobs arrive within half a second, so a gang's latency includes the "
+        "pods of every gang ahead of it: the operator creates all gangs' pods, then places "
+        "and pins them in queue order (the last pod created / pinned / bound column), so "
+        "the 95th gang binds close to the end of the batch, while one gang on its own binds "
+        "in a quarter of a second (the line under the table). kube-scheduler alone's gangs "
+        "are timed from their own first pod, sent while the batch is still being created, "
+        "so its p95 stays near a second; but its batches of the same pods took "
+        "{kube_spans} s from first send to last bind. A batch whose jobs all arrive at once "
+        "cannot bind its 95th gang within 5 s unless netsched creates, pins and binds the "
+        "pods about as fast as kube-scheduler alone creates and binds them."
     ),
 }
+
+PROFILE = [
+    "**Where the CPU goes** (profiled on 2026-12-02, one batch of each kind, separately "
+    "from this run: the API server's own `/debug/pprof/profile`, enabled for the "
+    "profile, and `py-spy record` on the operator). kube-apiserver's time is per write: "
+    "in a kube-scheduler-alone batch a quarter of its samples are the strategic-merge "
+    "patches of pod status (KWOK setting pods Running) and a sixth the managed-fields "
+    "bookkeeping every update pays. A netsched batch adds the pins (JSON merge patches "
+    "of pods, 8.5 % of its samples), the TrainingJob status writes (custom resources, "
+    "9 %: about 4 ms each, against 1.5 ms for a pod status write) and the headless "
+    "Service's EndpointSlices (2 %); the controller-manager's extra is the endpoints "
+    "and EndpointSlice controllers and the garbage collector following owned pods. In "
+    "the operator, kopf's dispatch of watch events takes 23 % of the samples, decoding "
+    "them (json) 13 %, the worker's cycles 21 % (placement itself 7 %) and its API "
+    "client 12 %. Two fixes came out of this profile: the kopf handlers are `async` "
+    "(kopf ran each plain function in a thread of its executor, three hops per pod "
+    "event), and the fabric is reused when a node's heartbeat brings a row equal to "
+    "the last (on 1000 nodes one came every second or so, and each rebuilt the fabric: "
+    "5 % of the operator's samples). What is left is the issue's flow itself: a gated "
+    "create and a pin per pod, and per gang a Service, a NetworkPolicy, two status "
+    "writes and two Events.",
+    "",
+]
 
 
 METHOD = [
@@ -487,6 +498,9 @@ METHOD = [
     "(`process_resident_memory_bytes`, `process_cpu_seconds_total`) once its batch is "
     "Running, peak RSS from `/proc/PID/status` VmHWM; *decision p95* interpolates the "
     "`netsched_placement_decision_seconds` histogram as Prometheus' `histogram_quantile` "
-    "does, beside the bucket bound that holds it.",
+    "does, beside the bucket bound that holds it. The throughput part's CPU seconds per "
+    "process are `/proc/PID/stat` user + system time, read before the batch's first send "
+    "and after its last bind, for every control-plane process, the operator and the "
+    "benchmark's own client.",
     "",
 ]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies_gen import clusters, demands, running
 
-from netsched.domain.cost import BYTES_PER_GBPS, predict
+from netsched.domain.cost import BYTES_PER_GBPS, RunningGang, predict, with_running
 from netsched.domain.demand import Pattern
 from netsched.domain.placement import STRATEGIES, Placement, place
 from netsched.domain.placement_netsched import CROWDED, OCCUPANCY_PRICE, occupancy_price
@@ -101,6 +101,17 @@ class TestBookkeeping:
         cost = predict(demand(4, gpus=4), ["n1", "n1", "n3", "n3"], snap)
         assert set(cost.crossed_uplinks) == {"n1", "n3", LEAF_1, "core-x/spine-a/leaf-2"}
         assert predict(demand(2, gpus=4), ["n1", "n1"], snap).crossed_uplinks == ()
+
+    def test_a_running_gang_counts_on_its_links_and_is_unmatched_once_a_node_is_gone(self):
+        gang = RunningGang(demand(2), ("n1", "n3"))
+        snap = with_running(snapshot(*self.NODES), [gang])
+        crossed = {d.id for d in snap.domains if snap.crossing_gangs(snap.domain_index(d.id))}
+        assert crossed == {"n1", "n3", LEAF_1, "core-x/spine-a/leaf-2"}
+        assert snap.unmatched_flows == 0
+        # the same gang again, on a fabric without n3: nothing kept from the last answer
+        without_n3 = (rack("spine-a", "leaf-1", "n1", "n2"), rack("spine-a", "leaf-2", "n4"))
+        gone = with_running(snapshot(*without_n3), [gang])
+        assert gone.unmatched_flows == 1 and not any(gone.flows)
 
     @settings(max_examples=40, deadline=None)
     @given(st.data())

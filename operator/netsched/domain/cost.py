@@ -288,11 +288,44 @@ def with_running(snapshot: ClusterSnapshot, gangs: Iterable[RunningGang]) -> Clu
     links: list[str] = []
     unmatched = 0
     for gang in gangs:
-        try:
-            links.extend(predict(gang.demand, gang.nodes, snapshot).crossed_uplinks)
-        except (KeyError, ValueError):
+        crossed = _GANG_LINKS.crossed(gang, snapshot)
+        if crossed is None:
             unmatched += 1
+        else:
+            links.extend(crossed)
     shared = snapshot.with_allocation({}, links=links) if links else snapshot
     if not unmatched:
         return shared
     return dataclasses.replace(shared, unmatched_flows=shared.unmatched_flows + unmatched)
+
+
+class _GangLinks:
+    """The uplinks each running gang crosses, kept while the fabric is the same object.
+
+    An operator builds a snapshot for every decision, and each applies every running
+    gang: on a busy cluster that is hundreds of :func:`predict` calls a decision. Which
+    uplinks a gang crosses depends only on the gang and the fabric (its hosts and their
+    domains), and the fabric is reused between snapshots while the nodes do not change
+    (:mod:`netsched.domain.topology`), so the answers are kept per gang until another
+    fabric comes. Bounded: cleared when it holds :data:`_GANG_LINKS_KEPT` gangs.
+    """
+
+    def __init__(self) -> None:
+        self._fabric: object | None = None
+        self._links: dict[RunningGang, tuple[str, ...] | None] = {}
+
+    def crossed(self, gang: RunningGang, snapshot: ClusterSnapshot) -> tuple[str, ...] | None:
+        """The ids of the uplinks ``gang`` crosses, or None if it cannot be costed here."""
+        if snapshot.fabric is not self._fabric or len(self._links) >= _GANG_LINKS_KEPT:
+            self._fabric, self._links = snapshot.fabric, {}
+        if gang not in self._links:
+            try:
+                links = tuple(predict(gang.demand, gang.nodes, snapshot).crossed_uplinks)
+            except (KeyError, ValueError):
+                links = None
+            self._links[gang] = links
+        return self._links[gang]
+
+
+_GANG_LINKS_KEPT = 16_384
+_GANG_LINKS = _GangLinks()
