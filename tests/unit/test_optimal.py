@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from builders import degraded_leaf_1, demand, node, rack, snapshot
+from builders import GB, degraded_leaf_1, demand, node, rack, snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies_gen import clusters, demands, running
 
+from netsched.domain.cost import BYTES_PER_GBPS
 from netsched.domain.demand import ParallelDegrees, Pattern
 from netsched.domain.placement import (
     MAX_OPTIMAL_NODES,
@@ -47,6 +48,28 @@ class TestYardstick:
         assert isinstance(ours, Placement) == isinstance(best, Placement)
         if isinstance(ours, Placement) and isinstance(best, Placement):
             assert ours.cost.comm_seconds <= best.cost.comm_seconds * 1.05 + 1e-12
+
+    #            core-x
+    #        /           \
+    #    spine-a        spine-b
+    #    leaf-1         leaf-1
+    #    8 hosts        n02 (NIC measured at 1000 Gbps), n09
+    @pytest.mark.parametrize("pattern", [Pattern.MODEL_PARALLEL, Pattern.PIPELINE_PARALLEL])
+    def test_a_chain_passes_through_the_fast_host_even_across_spines(self, pattern):
+        # Found by the property above. Five half-node pods: in spine-a's leaf alone some
+        # host holds a middle of the chain at 400 Gbps (2 S / 400); passing through n02
+        # instead halves the time, though the chain then crosses both spines.
+        hosts = ["n00", "n01", *(f"n0{i}" for i in range(3, 9))]
+        snap = snapshot(
+            rack("spine-a", "leaf-1", *hosts),
+            rack("spine-b", "leaf-1", "n02", "n09"),
+            measured={"n02": 1000.0},
+        )
+        job = demand(5, gpus=4, pattern=pattern)
+        ours, best = place(job, snap), place(job, snap, strategy="optimal")
+        assert best.cost.comm_seconds == pytest.approx(GB / (400 * BYTES_PER_GBPS))
+        assert ours.cost.comm_seconds == pytest.approx(best.cost.comm_seconds)
+        assert "n02" in ours.nodes
 
     #          spine-a
     #     /       |       \

@@ -6,12 +6,8 @@ depend only on ``k``, the gang's pods inside that domain (see
 :func:`netsched.domain.traffic.uplink_bytes`): a ring edge or a chain link when
 ``0 < k < N``, and ``k * (N - k) * S/N`` for all-to-all. A chain carries its
 payload once each way over a domain holding one of its ends and twice over one it
-passes through; the count takes every split domain at once, as if each held an
-end, so for chains the counted time is a lower bound, exact for a chain over two
-children, and the costing of the shares found (with the ends
-:func:`~netsched.domain.ring.ring_order` chooses) gives the true time. So "can the gang finish
-its traffic in ``T`` seconds under domain D?" is a counting question, answered
-bottom-up:
+passes through (counted with the ends: see below). So "can the gang finish its
+traffic in ``T`` seconds under domain D?" is a counting question, answered bottom-up:
 
 * each host may hold any count up to its room whose uplink time is at most ``T``
   (0 and N are always allowed: they put nothing on the uplink);
@@ -21,11 +17,19 @@ bottom-up:
 The sets are bit masks (bit ``k`` set: ``k`` pods possible), so a switch's set is
 a few shifts and ORs per child. The least feasible ``T`` is one of the finitely
 many ``(bytes for k pods) / (uplink bandwidth)`` values, found by bisection;
-:func:`fastest_shares` then walks back down, giving each child as many pods as it
+:meth:`Bottleneck.shares` then walks back down, giving each child as many pods as it
 may take while the remaining children can still take the rest, so the gang stays
 packed into few domains. The answer is exact under the cost model for rings and
 all-to-all (the same one the ``optimal`` strategy solves as an integer program), at a cost of about
 (domains with room) x N bit operations per bisection step, so callers bound it.
+
+Chains are counted with their ends (:meth:`Bottleneck.chain_masks`): a set per number
+of ends a domain holds (none, one, or both, which only the whole gang does), a split
+domain holding none allowed only where its uplink carries the payload twice within
+``T``, one holding an end where it carries it once. That makes the count exact for
+chains too: it finds, say, the fast host a chain should pass through. The counted
+time above (:meth:`Bottleneck.uplink_seconds`) takes every split domain as an end,
+the lower bound the candidate times and :meth:`Bottleneck.floor` need.
 """
 
 from __future__ import annotations
@@ -92,13 +96,25 @@ class Bottleneck:
         """Every time some uplink under ``scopes`` can take, ascending: where T* lies."""
         values = {0.0}
         room, ranks = self.capacity.pods, self.demand.replicas
+        chain = self.demand.pattern in CHAIN_PATTERNS
         for scope in scopes:
             for domain in self._below(scope):
                 values.update(
                     self.uplink_seconds(domain, k)
                     for k in range(1, min(room[domain], ranks - 1) + 1)
                 )
+                if chain and room[domain] > 0 and ranks > 2:
+                    values.add(self._through_seconds(domain))
         return sorted(values)
+
+    def _through_seconds(self, domain: int) -> float:
+        """Seconds on ``domain``'s uplink when a chain passes through it (no end inside)."""
+        ranks, size = self.demand.replicas, float(self.demand.bytes_per_step)
+        if ranks < 3:
+            return math.inf  # a chain of two has both its pods at ends: none passes through
+        load = uplink_bytes(self.demand.pattern, ranks=ranks, inside=1, payload=size, ends=0)
+        gbps = self.snapshot.effective_gbps(domain)
+        return load / (gbps * BYTES_PER_GBPS) if gbps else math.inf
 
     def least_time(self, scope: int, times: list[float], *, at_most: float) -> float | None:
         """The least of ``times``, at most ``at_most``, in which ``scope`` holds the gang."""
@@ -115,16 +131,79 @@ class Bottleneck:
         return times[high - 1]
 
     def feasible(self, scope: int, seconds: float) -> bool:
+        ranks = self.demand.replicas
+        if self.demand.pattern in CHAIN_PATTERNS:
+            chains: dict[int, _Ends] = {}
+            return bool(self.chain_masks(scope, scope, seconds, chains)[2] >> ranks & 1)
         masks: dict[int, int] = {}
-        return bool(self._mask(scope, scope, seconds, masks) >> self.demand.replicas & 1)
+        return bool(self._mask(scope, scope, seconds, masks) >> ranks & 1)
 
     def shares(self, scope: int, seconds: float) -> list[Share]:
         """Hosts and pods for the gang under ``scope`` in ``seconds`` (which must be feasible)."""
+        shares: list[Share] = []
+        if self.demand.pattern in CHAIN_PATTERNS:
+            chains: dict[int, _Ends] = {}
+            self.chain_masks(scope, scope, seconds, chains)
+            self._descend_chain(scope, self.demand.replicas, 2, chains, shares)
+            return shares
         masks: dict[int, int] = {}
         self._mask(scope, scope, seconds, masks)
-        shares: list[Share] = []
         self._descend(scope, self.demand.replicas, masks, shares)
         return shares
+
+    def chain_masks(self, domain: int, scope: int, seconds: float, out: dict[int, _Ends]) -> _Ends:
+        """For a chain: per number of its ends held (0, 1, 2), the bit mask of the pod
+        counts ``domain`` may hold within ``seconds`` (see the module docstring)."""
+        ranks = self.demand.replicas
+        full, whole = (1 << (ranks + 1)) - 1, 1 << ranks
+        node = self.snapshot.domains[domain]
+        if node.tier_rank == 0:
+            upto = (1 << (min(self.capacity.pods[domain], ranks) + 1)) - 1
+            masks: _Ends = (upto & ~whole, upto & ~whole & ~1, upto & whole)
+        else:
+            masks = (1, 0, 0)
+            for child in node.children:
+                if self.capacity.pods[child] > 0:
+                    masks = _merge(masks, self.chain_masks(child, scope, seconds, out), full)
+        if domain != scope:
+            through = self._through_seconds(domain) <= seconds
+            end = self.uplink_seconds(domain, 1) <= seconds
+            split = full & ~1 & ~whole  # 0 < k < N
+            masks = (
+                masks[0] & (1 | (split if through else 0)),
+                masks[1] & (split if end else 0),
+                masks[2] & whole,
+            )
+        out[domain] = masks
+        return masks
+
+    def _descend_chain(
+        self, domain: int, pods: int, ends: int, chains: dict[int, _Ends], out: list[Share]
+    ) -> None:
+        """:meth:`_descend` for a chain: each child takes the most pods it may, with the
+        fewest ends that still leave the rest possible for the children after it."""
+        node = self.snapshot.domains[domain]
+        if node.tier_rank == 0:
+            out.append((domain, pods))
+            return
+        kids = [c for c in node.children if any(m > 1 for m in chains.get(c, (0, 0, 0)))]
+        kids.sort(key=lambda c: (-_highest(chains[c][0] | chains[c][1] | chains[c][2], pods),
+                                 self.capacity.pods[c], c))  # fmt: skip
+        full = (1 << (pods + 1)) - 1
+        suffix: list[_Ends] = [(1, 0, 0)] * (len(kids) + 1)
+        for i in range(len(kids) - 1, -1, -1):
+            suffix[i] = _merge(suffix[i + 1], chains[kids[i]], full)
+        remaining = pods
+        for i, child in enumerate(kids):
+            take, held = next(
+                (k, e)
+                for k in range(remaining, -1, -1)
+                for e in range(min(ends, 2) + 1)
+                if chains[child][e] >> k & 1 and suffix[i + 1][ends - e] >> (remaining - k) & 1
+            )
+            if take:
+                self._descend_chain(child, take, held, chains, out)
+                remaining, ends = remaining - take, ends - held
 
     def _below(self, scope: int) -> list[int]:
         """Domains with room strictly under ``scope``."""
@@ -187,6 +266,21 @@ class Bottleneck:
             if take:
                 self._descend(child, take, masks, out)
                 remaining -= take
+
+
+_Ends = tuple[int, int, int]
+"""A chain's count sets of one domain: holding none, one or both of its ends."""
+
+
+def _merge(first: _Ends, second: _Ends, full: int) -> _Ends:
+    """Two disjoint parts together: counts add, and so do the ends they hold (at most 2)."""
+    merged = [0, 0, 0]
+    for a in range(3):
+        if first[a]:
+            for b in range(3 - a):
+                if second[b]:
+                    merged[a + b] |= _sums(first[a], second[b], full)
+    return merged[0], merged[1], merged[2]
 
 
 def _sums(first: int, second: int, full: int) -> int:
