@@ -207,7 +207,7 @@ def throughput(
             )
         finally:
             operator.stop()
-        clear(api, f"e2e-throughput-ns-{round_}")
+        clear(api, ns)
         log(f"round {round_}: netsched {ours.pods_per_second:.1f} pods/s")
         result.rounds.append((kube, ours))
     result.alone = one_by_one(api, operator, args, log)

@@ -79,10 +79,7 @@ class Bottleneck:
         least = min(self._seconds(1, fastest), self._seconds(ranks - 1, fastest))
         roomiest = max((self.capacity.best[s][0] for s in scopes), default=0)
         if self.demand.pattern in CHAIN_PATTERNS and 2 * roomiest < ranks:
-            through = uplink_bytes(
-                self.demand.pattern, ranks=ranks, inside=1, payload=self.demand.bytes_per_step
-            )
-            least = max(least, through / (fastest * BYTES_PER_GBPS) if fastest else math.inf)
+            least = max(least, self._through_seconds(fastest))
         return least
 
     def _seconds(self, pods: int, gbps: float | None) -> float:
@@ -103,18 +100,19 @@ class Bottleneck:
                     self.uplink_seconds(domain, k)
                     for k in range(1, min(room[domain], ranks - 1) + 1)
                 )
-                if chain and room[domain] > 0 and ranks > 2:
-                    values.add(self._through_seconds(domain))
+                if chain and room[domain] > 0:
+                    through = self._through_seconds(self.snapshot.effective_gbps(domain))
+                    if math.isfinite(through):
+                        values.add(through)
         return sorted(values)
 
-    def _through_seconds(self, domain: int) -> float:
-        """Seconds on ``domain``'s uplink when a chain passes through it (no end inside)."""
+    def _through_seconds(self, gbps: float | None) -> float:
+        """Seconds on an uplink of ``gbps`` that a chain passes through (no end inside)."""
         ranks, size = self.demand.replicas, float(self.demand.bytes_per_step)
-        if ranks < 3:
+        if ranks < 3 or not gbps:
             return math.inf  # a chain of two has both its pods at ends: none passes through
         load = uplink_bytes(self.demand.pattern, ranks=ranks, inside=1, payload=size, ends=0)
-        gbps = self.snapshot.effective_gbps(domain)
-        return load / (gbps * BYTES_PER_GBPS) if gbps else math.inf
+        return load / (gbps * BYTES_PER_GBPS)
 
     def least_time(self, scope: int, times: list[float], *, at_most: float) -> float | None:
         """The least of ``times``, at most ``at_most``, in which ``scope`` holds the gang."""
@@ -166,7 +164,7 @@ class Bottleneck:
                 if self.capacity.pods[child] > 0:
                     masks = _merge(masks, self.chain_masks(child, scope, seconds, out), full)
         if domain != scope:
-            through = self._through_seconds(domain) <= seconds
+            through = self._through_seconds(self.snapshot.effective_gbps(domain)) <= seconds
             end = self.uplink_seconds(domain, 1) <= seconds
             split = full & ~1 & ~whole  # 0 < k < N
             masks = (
@@ -187,8 +185,12 @@ class Bottleneck:
             out.append((domain, pods))
             return
         kids = [c for c in node.children if any(m > 1 for m in chains.get(c, (0, 0, 0)))]
-        kids.sort(key=lambda c: (-_highest(chains[c][0] | chains[c][1] | chains[c][2], pods),
-                                 self.capacity.pods[c], c))  # fmt: skip
+
+        def order(child: int) -> tuple[int, int, int]:
+            most = _highest(chains[child][0] | chains[child][1] | chains[child][2], pods)
+            return -most, self.capacity.pods[child], child
+
+        kids.sort(key=order)
         full = (1 << (pods + 1)) - 1
         suffix: list[_Ends] = [(1, 0, 0)] * (len(kids) + 1)
         for i in range(len(kids) - 1, -1, -1):
@@ -198,7 +200,7 @@ class Bottleneck:
             take, held = next(
                 (k, e)
                 for k in range(remaining, -1, -1)
-                for e in range(min(ends, 2) + 1)
+                for e in range(ends + 1)
                 if chains[child][e] >> k & 1 and suffix[i + 1][ends - e] >> (remaining - k) & 1
             )
             if take:
