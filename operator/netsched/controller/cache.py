@@ -244,10 +244,14 @@ class Cache:
         for name in names:
             writes.pop(name, None)
 
-    def wrote(self, manifest: Mapping[str, Any]) -> None:
-        """Remember the job as the API server returned it after our write."""
+    def wrote(self, manifest: dict[str, Any]) -> None:
+        """Remember the job as the API server returned it after our write.
+
+        ``manifest`` is the response's own decoded JSON, plain already and read-only from
+        here on, so it is kept as it is (copying it was 3 % of the operator's CPU in a burst).
+        """
         metadata = manifest["metadata"]
-        self._written[f"{metadata['namespace']}/{metadata['name']}"] = plain(manifest)
+        self._written[f"{metadata['namespace']}/{metadata['name']}"] = manifest
 
     def forget(self, key: str) -> None:
         self._written.pop(key, None)
