@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from strategies_gen import clusters, demands, running
 
 from netsched.domain.cost import BYTES_PER_GBPS, RunningGang, predict, with_running
-from netsched.domain.demand import Pattern
+from netsched.domain.demand import ParallelDegrees, Pattern
 from netsched.domain.placement import STRATEGIES, Placement, place
 from netsched.domain.placement_netsched import CROWDED, OCCUPANCY_PRICE, occupancy_price
 from netsched.domain.traffic import ring_edge_bytes
@@ -239,14 +239,32 @@ class TestOccupancyPrice:
         assert spread.cost.comm_seconds == pytest.approx(packed.cost.comm_seconds * 0.75)
         # ... but it holds 4 host and 4 leaf uplinks instead of 2 and 2.
         assert len(spread.cost.crossed_uplinks) == 8 and len(packed.cost.crossed_uplinks) == 4
-        assert occupancy_price(crowded) == OCCUPANCY_PRICE and occupancy_price(roomy) == 0.0
+        all_to_all = Pattern.EXPERT_PARALLEL
+        assert occupancy_price(crowded, all_to_all) == OCCUPANCY_PRICE
+        assert occupancy_price(roomy, all_to_all) == 0.0
 
     def test_without_running_traffic_nothing_is_priced(self):
         # Nothing shares a link, so holding one costs no later gang anything.
         idle_links = self.cluster(spare=0, running=False)
-        assert occupancy_price(idle_links) == 0.0
+        assert occupancy_price(idle_links, Pattern.EXPERT_PARALLEL) == 0.0
+        assert occupancy_price(idle_links, Pattern.HYBRID) == 0.0
         spread = place(demand(8, gpus=2, pattern=Pattern.EXPERT_PARALLEL), idle_links)
         assert isinstance(spread, Placement) and len(set(spread.nodes)) == 4
+
+    def test_a_hybrid_gang_is_priced_below_the_crowded_mark_too(self):
+        job = demand(8, gpus=2, pattern=Pattern.HYBRID, degrees=ParallelDegrees(2, 2, 4))
+        roomy, idle_links = self.cluster(spare=1), self.cluster(spare=1, running=False)
+        assert roomy.utilisation < CROWDED
+        assert occupancy_price(roomy, Pattern.HYBRID) == OCCUPANCY_PRICE
+
+        packed, spread = place(job, roomy), place(job, idle_links)
+
+        assert isinstance(packed, Placement) and isinstance(spread, Placement)
+        # Alone, four nodes are faster; with a running gang on the fabric the gang
+        # keeps to two nodes, half the uplinks, for 0.16 s instead of 0.14 s.
+        assert len(set(spread.nodes)) == 4 and len(set(packed.nodes)) == 2
+        assert len(spread.cost.crossed_uplinks) == 8 and len(packed.cost.crossed_uplinks) == 4
+        assert spread.cost.comm_seconds < packed.cost.comm_seconds
 
     def test_the_price_never_changes_what_a_gang_is_predicted_to_take(self):
         job = demand(8, gpus=2, pattern=Pattern.EXPERT_PARALLEL)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from netsched.domain.capacity import Capacity, count_capacity, fitting, tier_limit, without
 from netsched.domain.cost import BYTES_PER_GBPS, Cost, predict
-from netsched.domain.demand import Demand
+from netsched.domain.demand import Demand, Pattern
 from netsched.domain.outcome import Outcome, checked, no_room, placed
 from netsched.domain.placement_bottleneck import Bottleneck
 from netsched.domain.placement_fill import EVENLY, FASTEST, FEWEST, FillPolicy, Share, fill
@@ -35,6 +35,10 @@ OCCUPANCY_PRICE = 2.0
 """Seconds of score per uplink-second a gang holds, on a crowded cluster."""
 CROWDED = 0.8
 """GPU utilisation from which uplinks are priced: later gangs will need them."""
+ALWAYS_PRICED = frozenset({Pattern.HYBRID})
+"""Patterns whose uplinks are priced whenever running gangs share one, however busy the
+cluster: the price costs such a gang little of its own time and spares the stream much
+(docs/contention.md, "Hybrid gangs: priced whenever links are shared")."""
 
 
 @checked(NAME)
@@ -59,9 +63,9 @@ def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
     3. **Order ranks** depth-first along the tree so the ring (or chain) leaves
        each domain once.
     4. **Cost** each option with :func:`netsched.domain.cost.predict` and keep the
-       best by: preferredTier honoured, communication time (plus, on a cluster at
-       least :data:`CROWDED` busy where running gangs share uplinks,
-       :data:`OCCUPANCY_PRICE` seconds per uplink-second
+       best by: preferredTier honoured, communication time (plus, where running
+       gangs share uplinks, on a cluster at least :data:`CROWDED` busy or for a
+       Hybrid gang, :data:`OCCUPANCY_PRICE` seconds per uplink-second
        the option holds: the uplinks later gangs will need; docs/contention.md has
        the measurements behind this rule), cross-tier bytes (widest tier first),
        then fragmentation (least room left in the chosen domain and on
@@ -103,7 +107,7 @@ def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
     )
     if natural is None:
         return no_room(demand, snapshot, capacity, strategy=NAME, rank=limit)
-    price = occupancy_price(snapshot)
+    price = occupancy_price(snapshot, demand.pattern)
     best: _Option | None = None
     seen: set[tuple[Share, ...]] = set()
     for tier in range(natural, limit + 1):
@@ -146,16 +150,18 @@ def place_netsched(demand: Demand, snapshot: ClusterSnapshot) -> Outcome:
     return placed(demand, snapshot, strategy=NAME, order=best.order, cost=best.cost)
 
 
-def occupancy_price(snapshot: ClusterSnapshot) -> float:
+def occupancy_price(snapshot: ClusterSnapshot, pattern: Pattern) -> float:
     """Seconds a placement is charged per uplink-second it holds: :data:`OCCUPANCY_PRICE`
-    on a cluster at least :data:`CROWDED` busy whose running gangs share links, else 0.
+    where running gangs share links and the cluster is at least :data:`CROWDED` busy
+    (for the patterns of :data:`ALWAYS_PRICED`, however busy it is), else 0.
 
     Without running traffic on any uplink (``snapshot.flows`` empty) nothing is
     shared, so holding an uplink costs a later gang nothing.
     """
     if not snapshot.flows:
         return 0.0
-    return OCCUPANCY_PRICE if snapshot.utilisation >= CROWDED else 0.0
+    crowded = pattern in ALWAYS_PRICED or snapshot.utilisation >= CROWDED
+    return OCCUPANCY_PRICE if crowded else 0.0
 
 
 @dataclass(frozen=True, slots=True)
