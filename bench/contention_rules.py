@@ -98,9 +98,9 @@ def main(rules: list[str]) -> None:
 
 def draw(task: tuple[str, str, int]) -> tuple[str, float]:
     """One seed of the large stream on one cluster: (cluster, comm/step netsched / tas)."""
-    rule, degraded, seed = task
+    rule, kind, seed = task
     install(rule)
-    cluster = clusters.degraded() if degraded == "degraded" else clusters.lingjun()
+    cluster = clusters.degraded() if kind == "degraded" else clusters.lingjun()
     stream = workloads.large_stream(seed=seed)
     jobs, _ = workloads.compress(stream, cluster_gpus=cluster.gpus, load=LOAD)
     tas = comm(replay(cluster.snapshot, jobs, "tas", shared_links=True))

@@ -242,7 +242,7 @@ def report(
         "alone, the cause is the same in kind: an all-to-all or Hybrid gang spread evenly "
         "over more leaves is faster alone, but puts a flow on more uplinks that later gangs "
         "then share (compare the leaf GB/step columns). Where running gangs share links, "
-        "on a cluster at least 80 % busy (a Hybrid gang: however busy), netsched charges a "
+        "on a cluster at least 60 % busy (a Hybrid gang: however busy), netsched charges a "
         "placement for the uplinks it holds (docs/contention.md: the rule, how it was "
         "chosen, and the rules rejected); the figures here are with that rule.",
         "",

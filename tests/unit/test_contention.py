@@ -215,14 +215,15 @@ class TestOccupancyPrice:
     #             spine-a
     #   leaf-1   leaf-2   leaf-3   leaf-4
     #   x1       x2       x3       x4        each 8 GPUs free (4 pods of 2 GPUs)
-    #   + 5 more nodes per leaf, each with ``spare`` GPUs free: too few for a pod
+    #   + 2 more nodes per leaf, each with ``spare`` GPUs free: too few for a pod
+    #   (0 spare: 67 % busy, above CROWDED; 1 spare: 58 %, below it)
     #   and one running gang's traffic crosses b10's uplink
     @staticmethod
     def cluster(spare: int, *, running: bool = True):
         nodes = []
         for leaf in range(1, 5):
             nodes.append(node(f"x{leaf}").leaf(f"leaf-{leaf}"))
-            nodes += [node(f"b{leaf}{i}").leaf(f"leaf-{leaf}").used(8 - spare) for i in range(5)]
+            nodes += [node(f"b{leaf}{i}").leaf(f"leaf-{leaf}").used(8 - spare) for i in range(2)]
         return snapshot(*nodes, flows={"b10": 1} if running else None)
 
     def test_a_crowded_cluster_packs_the_all_to_all_into_fewer_uplinks(self):

@@ -33,7 +33,7 @@ COUNTING_BUDGET = 8_000
 """Phase 5 runs when (gang pods) x (hosts with room in the domains it counts) is at most this."""
 OCCUPANCY_PRICE = 2.0
 """Seconds of score per uplink-second a gang holds, on a crowded cluster."""
-CROWDED = 0.8
+CROWDED = 0.6
 """GPU utilisation from which uplinks are priced: later gangs will need them."""
 ALWAYS_PRICED = frozenset({Pattern.HYBRID})
 """Patterns whose uplinks are priced whenever running gangs share one, however busy the
