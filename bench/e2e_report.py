@@ -427,16 +427,15 @@ def write(path: Path, results: Results, bar_lines: list[str], *, command: str) -
 def findings(results: Results, bar_lines: list[str]) -> list[str]:
     """What profiling found behind each missed bar (written by hand), for those missed, and
     behind the throughput while it is short of the aim."""
-    failed = {line.split()[1].rstrip(":") for line in bar_lines if line.startswith("FAIL")}
-    if results.throughput and median(results.throughput.ratios()) < AIM_THROUGHPUT:
-        failed.add("throughput")
-    rounds = results.throughput.rounds if results.throughput else []
-    spans = ", ".join(f"{kube.span_seconds:.1f}" for kube, _ in rounds) or "?"
-    alone = results.throughput.alone if results.throughput else []
-    solo = f"{median([b.latencies()[0] for b in alone]):.2f}" if alone else "?"
+    explained = {line.split()[1].rstrip(":") for line in bar_lines if line.startswith("FAIL")}
+    t = results.throughput
+    if t and median(t.ratios()) < AIM_THROUGHPUT:
+        explained.add("throughput")
+    spans = ", ".join(f"{kube.span_seconds:.1f}" for kube, _ in (t.rounds if t else [])) or "?"
+    solo = f"{median([b.latencies()[0] for b in t.alone]):.2f}" if t and t.alone else "?"
     lines = []
     for topic, text in CAUSES.items():
-        if topic in failed:
+        if topic in explained:
             lines += [text.format(kube_spans=spans, solo=solo), ""]
     return lines
 
