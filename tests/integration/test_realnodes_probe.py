@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,13 @@ def real_gpus_free(cluster: Cluster) -> bool:
     return True
 
 
+def started(spec: dict[str, Any]) -> datetime:
+    """When a sample's probe began, at the earliest: ``measuredAt`` is its end, to the second
+    below, and the iperf3 run takes its duration plus a connection's setup."""
+    ended = datetime.fromisoformat(spec["measuredAt"])
+    return ended - timedelta(seconds=spec["durationSeconds"] + 1)
+
+
 def domains(cluster: Cluster) -> dict[str, dict[str, Any]]:
     status = cluster.get("networktopology", TOPOLOGY).get("status") or {}
     return {d["name"]: d for d in status.get("domains") or []}
@@ -124,7 +132,8 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
     plane = devcluster.ControlPlane.load(cluster.kubeconfig.parent)
     assert plane is not None and plane.real_prefix, "needs the dev cluster's real nodes"
     namespace = namespaces()
-    # The agents wait for the first round with a degraded fabric: none measures before it.
+    # The agents start measuring at the next round's boundary, which can come before the
+    # degradation: the samples checked below are those measured wholly after it.
     cluster.kubectl("-n", PROBES, "rollout", "status", "daemonset/netsched-probe", "--timeout=120s")
 
     # Before the degradation: the gang takes leaf 0's two nodes and one single-node leaf.
@@ -138,6 +147,7 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
     delete_jobs(cluster, namespace)
     slow = int(crossed.rsplit("-", 1)[1])
     set_uplink_rate(plane.real_prefix, slow, "50mbit")
+    degraded_since = datetime.now(UTC)
     try:
 
         def found_degraded() -> dict[str, dict[str, Any]] | None:
@@ -157,10 +167,13 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
 
         def by_kind() -> dict[str, list[float]] | None:
             """Each sample's error against its path's goodput, by what the path crosses;
-            None until every kind has one (a round probes inside the leaf last)."""
+            None until every kind has one (a round probes inside the leaf last). A sample
+            that started before the degradation measured the old rate: it is left out."""
             errors: dict[str, list[float]] = {"host": [], "uplink": [], "degraded": []}
             for m in cluster.get("linkmeasurements")["items"]:
                 spec = m["spec"]
+                if started(spec) < degraded_since:
+                    continue
                 ends = {leaf_of(cluster, spec["sourceNode"]), leaf_of(cluster, spec["targetNode"])}
                 kind = (
                     "host"
