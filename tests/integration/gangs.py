@@ -235,6 +235,7 @@ def assert_invariants(cluster: Cluster) -> None:
     - every Placing/Running gang's pods sit where its status.placement says.
     """
     from netsched.api.occupancy import node_info, pod_occupancy
+    from netsched.domain.scheme import HOSTNAME_LABEL
 
     nodes = {n["metadata"]["name"]: node_info(n) for n in cluster.get("nodes")["items"]}
     held: dict[str, int] = {}
@@ -269,9 +270,11 @@ def assert_invariants(cluster: Cluster) -> None:
             if pod["metadata"].get("deletionTimestamp"):
                 continue
             rank = int(pod["metadata"]["labels"]["netsched.io/rank"])
-            node = (
-                pod["spec"].get("nodeName") or pod["spec"]["nodeSelector"]["kubernetes.io/hostname"]
-            )
+            spec = pod["spec"]
+            node = spec.get("nodeName") or (spec.get("nodeSelector") or {}).get(HOSTNAME_LABEL)
+            if node is None:  # Placing is written before the pins: not pinned yet, holds nothing
+                assert spec.get("schedulingGates"), f"{namespace}/{pod['metadata']['name']}"
+                continue
             assert node == chosen[rank], f"{namespace}/{pod['metadata']['name']} on {node}"
 
 

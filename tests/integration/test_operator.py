@@ -64,8 +64,10 @@ def test_each_pattern_is_placed_started_and_reported(api: Cluster, jobs: str, pa
     assert placement["strategy"] == "netsched"
     gang = pods(api, jobs, name)
     assert [p["spec"]["nodeName"] for p in gang] == [r["node"] for r in placement["ranks"]]
-    reasons = {e["reason"] for e in events(api, jobs, name)}
-    assert {"Placed", "AllPodsRunning"} <= reasons
+    Cluster.wait_for(  # an Event is posted just after the status write it reports
+        lambda: {"Placed", "AllPodsRunning"} <= {e["reason"] for e in events(api, jobs, name)},
+        what="the Placed and AllPodsRunning Events",
+    )
 
 
 def test_pods_carry_labels_owner_rendezvous_and_environment(api: Cluster, jobs: str) -> None:
@@ -115,8 +117,11 @@ def test_an_invalid_spec_creates_nothing_and_says_which_field(api: Cluster, jobs
     assert "spec.topology.maxTier" in ready["message"] and "rack" in ready["message"]
     assert not pods(api, jobs, "bad")
     assert not api.get("networkpolicies", "-n", jobs, "-l", "netsched.io/job=bad")["items"]
-    warning = [e for e in events(api, jobs, "bad") if e["reason"] == "InvalidSpec"]
-    assert warning and "spec.topology.maxTier" in warning[0]["message"]
+    warning = Cluster.wait_for(
+        lambda: [e for e in events(api, jobs, "bad") if e["reason"] == "InvalidSpec"],
+        what="the InvalidSpec Event",
+    )
+    assert "spec.topology.maxTier" in warning[0]["message"]
 
 
 def test_a_stream_of_invalid_specs_does_not_stop_the_valid_ones(api: Cluster, jobs: str) -> None:
@@ -154,7 +159,10 @@ def test_a_gang_too_big_waits_unschedulable_and_is_placed_when_capacity_frees(
     assert "under one leaf" in placed["message"]
     assert found["status"]["queuePosition"] == 1
     assert not any(p["spec"].get("nodeSelector") for p in pods(api, jobs, "whole-leaf"))
-    assert any(e["reason"] == "Unschedulable" for e in events(api, jobs, "whole-leaf"))
+    Cluster.wait_for(
+        lambda: any(e["reason"] == "Unschedulable" for e in events(api, jobs, "whole-leaf")),
+        what="the Unschedulable Event",
+    )
     api.kubectl("delete", "tj", "part", "-n", jobs)
     found = wait_phase(api, jobs, "whole-leaf", "Running")
     assert found["status"]["placement"]["tiersSpanned"] == "leaf"
@@ -175,6 +183,9 @@ def test_all_pods_succeeding_finishes_the_job_and_the_ttl_deletes_it(
         lambda: api.kubectl("get", "tj", "done", "-n", jobs, check=False).returncode != 0,
         what="the TTL to delete the job",
     )
+    # Deleted in the foreground: once the job is gone, so is everything it owned.
+    owned = api.get("pods,services,networkpolicies", "-n", jobs, "-l", "netsched.io/job=done")
+    assert not [o for o in owned["items"] if not o["metadata"].get("deletionTimestamp")], owned
 
 
 @pytest.mark.parametrize(
@@ -477,8 +488,13 @@ def test_a_gang_that_does_not_bind_in_time_is_unreserved_and_replanned(
     container["resources"]["requests"] = {"cpu": "1000"}
     api.apply(manifest)
     wait_phase(api, jobs, "stuck", "Placing")
-    first = {p["metadata"]["uid"] for p in pods(api, jobs, "stuck")}
-    assert all(p["spec"].get("nodeSelector") for p in pods(api, jobs, "stuck"))
+    # Placing is written before the pins: wait for them, then for the timeout.
+    pinned = Cluster.wait_for(
+        lambda: (len(gang := pods(api, jobs, "stuck")) == 2
+                 and all(p["spec"].get("nodeSelector") for p in gang) and gang),
+        what="the stuck gang pinned",
+    )  # fmt: skip
+    first = {p["metadata"]["uid"] for p in pinned}
     Cluster.wait_for(
         lambda: any(e["reason"] == "BindTimeout" for e in events(api, jobs, "stuck")),
         what="the bind timeout",

@@ -149,8 +149,12 @@ class Kube:
         await self._request("PATCH", path, {"status": status}, content_type=MERGE_PATCH)
 
     async def delete_job(self, namespace: str, name: str) -> None:
+        """Delete a finished job in the foreground, as the TTL-after-finished controller
+        deletes a Job: the job stays (with a deletion timestamp) until the garbage collector
+        has removed its pods, Service and NetworkPolicy, so nothing outlives it unowned."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
         try:
-            await self._request("DELETE", self._job_path(namespace, name))
+            await self._request("DELETE", self._job_path(namespace, name), body)
         except HTTPError as error:
             if error.status != 404:
                 raise
