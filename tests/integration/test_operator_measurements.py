@@ -62,8 +62,13 @@ def test_impossible_measurements_are_refused_a_real_one_degrades_its_leaf_and_jo
         ]
         for manifest in bad:
             cluster.apply(manifest)
+        # The gauges are set just before the status is written: wait for both.
         cluster.wait_for(
-            lambda: samples(operator, "refused") == 3 and samples(operator, "unmatched") == 1,
+            lambda: (
+                samples(operator, "refused") == 3
+                and samples(operator, "unmatched") == 1
+                and "conditions" in status(cluster)
+            ),
             what="the operator to refuse three measurements and leave one unmatched",
         )
         degraded = status(cluster)
@@ -91,9 +96,15 @@ def test_impossible_measurements_are_refused_a_real_one_degrades_its_leaf_and_jo
         def flagged() -> set[str]:
             return {d["name"] for d in status(cluster).get("domains", []) if d.get("degraded")}
 
-        cluster.wait_for(lambda: flagged() == {LEAF_0, LEAF_1}, what="both leaves degraded")
-        by_name = {d["name"]: d for d in status(cluster)["domains"]}
-        assert (by_name[LEAF_1]["measuredGbps"], by_name[LEAF_1]["samples"]) == (40.0, 2)
+        def both_read() -> dict[str, Any] | None:
+            """LEAF_1 once both short paths are read: short-1 alone already degrades both
+            leaves, and a report can come between the two applies."""
+            by_name = {d["name"]: d for d in status(cluster).get("domains", [])}
+            leaf = by_name.get(LEAF_1) or {}
+            return leaf if flagged() == {LEAF_0, LEAF_1} and leaf.get("samples") == 2 else None
+
+        leaf_1 = cluster.wait_for(both_read, what="both leaves degraded, by both short paths")
+        assert leaf_1["measuredGbps"] == 40.0, leaf_1
         assert cluster.wait_for(lambda: samples(operator, "fresh") == 3, what="3 fresh samples")
         [condition] = [c for c in status(cluster)["conditions"] if c["type"] == "Degraded"]
         assert condition["status"] == "True" and LEAF_1 in condition["message"]
@@ -108,11 +119,17 @@ def test_impossible_measurements_are_refused_a_real_one_degrades_its_leaf_and_jo
         # Recovery: the short paths go (as after three better rounds), and so does the flag.
         cluster.kubectl("delete", "linkmeasurements", "short-1", "short-2")
         cluster.wait_for(lambda: not flagged(), what="the leaves to recover")
-        events = cluster.get("events", "-n", "default", "--field-selector",
-                             f"involvedObject.name={TOPOLOGY}")["items"]  # fmt: skip
-        reasons = {(e["reason"], leaf) for e in events for leaf in (LEAF_0, LEAF_1)
-                   if leaf in e["message"]}  # fmt: skip
-        assert reasons >= {("LinkDegraded", LEAF_1), ("LinkRecovered", LEAF_1)}, events
+
+        def reasons() -> set[tuple[str, str]] | None:
+            """The topology's Events by link, once both of LEAF_1's are posted (they follow the
+            status write)."""
+            events = cluster.get("events", "-n", "default", "--field-selector",
+                                 f"involvedObject.name={TOPOLOGY}")["items"]  # fmt: skip
+            found = {(e["reason"], leaf) for e in events for leaf in (LEAF_0, LEAF_1)
+                     if leaf in e["message"]}  # fmt: skip
+            return found if found >= {("LinkDegraded", LEAF_1), ("LinkRecovered", LEAF_1)} else None
+
+        cluster.wait_for(reasons, what=f"LinkDegraded and LinkRecovered Events for {LEAF_1}")
         assert not any(k.startswith("netsched_link_degraded{") for k in operator.scrape())
     finally:
         cluster.kubectl("delete", "linkmeasurements", "-l", "netsched.io/probe-test=by-hand",
