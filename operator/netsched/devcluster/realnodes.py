@@ -30,6 +30,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +54,13 @@ REAL_NODE_LABEL = "netsched.io/real-node"
 GPUS_PER_NODE = 8
 READY_TIMEOUT_SECONDS = 180.0
 CNI_BIN = Path("/usr/lib/cni")
+IMPORTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+"""Image imports running at once, across the nodes starting side by side. An import keeps
+about one core busy (digests, then unpacking many small files): the trainer's 1.3 GB took
+41 s alone here, and four side by side on 2 cores took over 120 s each."""
+IMPORT_SECONDS = 120.0
+IMPORT_SECONDS_PER_GB = 60.0
+"""An import's bound: a fixed part and a part per GB of archive."""
 NEEDED = {
     "containerd": "containerd",
     "ctr": "containerd",
@@ -419,7 +427,9 @@ def _start_node(
         remedy="read the containerd log",
     )
     for archive in archives.values():
-        _ctr(paths, "images", "import", str(archive))
+        bound = IMPORT_SECONDS + IMPORT_SECONDS_PER_GB * archive.stat().st_size / 1024**3
+        with IMPORTS:
+            _ctr(paths, "images", "import", str(archive), timeout=bound)
     (paths.dir / "kubelet.yaml").write_text(yaml.safe_dump(kubelet_config(paths)))
     node_labels = {**labels, REAL_NODE_LABEL: "true"}
     launch(
@@ -474,14 +484,19 @@ def start_policy_controllers(
     return started
 
 
-def _ctr(paths: Paths, *argv: str) -> str:
-    result = subprocess.run(
-        ["ctr", "-a", str(paths.containerd_socket), "-n", "k8s.io", *argv],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+def _ctr(paths: Paths, *argv: str, timeout: float = 120.0) -> str:
+    command = ["ctr", "-a", str(paths.containerd_socket), "-n", "k8s.io", *argv]
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise ComponentError(
+            component=f"containerd of {paths.node.name}",
+            what=f"`ctr {' '.join(argv)}` did not finish within {timeout:.0f} s",
+            remedy=f"is the machine overloaded? read {paths.run_dir / 'logs'}/"
+            f"containerd-n{paths.node.index}.log",
+        ) from None
     if result.returncode != 0:
         raise ComponentError(
             component=f"containerd of {paths.node.name}",
