@@ -167,11 +167,12 @@ def test_each_job_reaches_its_own_pods_and_its_peers_only_on_real_traffic(
         *running_pods(cluster, elsewhere, 1),
     ]
     web = everyone[-1]
+    scraper_key = key(everyone[5])
 
     def enforced() -> bool:  # kube-router applies a new policy within a few seconds
-        return key(gang_b[0]) not in answers(cluster, web, [gang_b[0]])
+        return answers(cluster, web, everyone[:-1]) == {scraper_key}
 
-    cluster.wait_for(enforced, what="kube-router to enforce job-b's NetworkPolicy", timeout=60)
+    cluster.wait_for(enforced, what="kube-router to enforce both jobs' NetworkPolicies", timeout=90)
     observed = {
         (key(source), target)
         for source in everyone

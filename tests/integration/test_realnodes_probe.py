@@ -31,6 +31,9 @@ from gangs import (
 from conftest import Cluster
 from integration.in_cluster import ON_REAL_NODES, installed, scrape
 from netsched import devcluster
+from netsched.api import LinkMeasurement, LinkMeasurementSpec, as_utc
+from netsched.controller.cache import REESTIMATE_SECONDS
+from netsched.controller.topologies import REPORT_SECONDS
 from netsched.devcluster.fabric import UPLINK_RATE, set_uplink_rate
 from netsched.devcluster.images import TOOLS
 from netsched.devcluster.realnodes import REAL_NODE_LABEL
@@ -40,6 +43,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.realnodes]
 TOPOLOGY = "real-fabric"
 PROBES = "netsched-probe"
 INTERVAL, DURATION = 40, 3
+TTL = 100
 SHAPED = {"host": 1.0, "uplink": 0.2, "degraded": 0.05}  # Gbit/s, as devcluster.fabric shapes
 GOODPUT = 1448 / 1514  # TCP payload per 1514-byte Ethernet frame at a 1500-byte MTU
 
@@ -51,7 +55,7 @@ def topology() -> dict[str, Any]:
         host_gbps=SHAPED["host"],
         spine_gbps=SHAPED["uplink"],
         leaf_gbps=SHAPED["uplink"],
-        measurementTTLSeconds=100,
+        measurementTTLSeconds=TTL,
         degradedBelowFraction=0.7,
         probe={"intervalSeconds": 60, "durationSeconds": DURATION, "parallelStreams": 2},
     )
@@ -90,11 +94,11 @@ def real_gpus_free(cluster: Cluster) -> bool:
     return True
 
 
-def started(spec: dict[str, Any]) -> datetime:
+def started(sample: LinkMeasurementSpec) -> datetime:
     """When a sample's probe began, at the earliest: ``measuredAt`` is its end, to the second
     below, and the iperf3 run takes its duration plus a connection's setup."""
-    ended = datetime.fromisoformat(spec["measuredAt"])
-    return ended - timedelta(seconds=spec["durationSeconds"] + 1)
+    assert sample.duration_seconds is not None, f"the agent records its duration: {sample}"
+    return as_utc(sample.measured_at) - timedelta(seconds=sample.duration_seconds + 1)
 
 
 def domains(cluster: Cluster) -> dict[str, dict[str, Any]]:
@@ -148,9 +152,18 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
     slow = int(crossed.rsplit("-", 1)[1])
     set_uplink_rate(plane.real_prefix, slow, "50mbit")
     degraded_since = datetime.now(UTC)
+    # A link's estimate is the median of its samples within the TTL: until the last sample
+    # taken at the old rate has aged out, a status can hold a median of old and new rates
+    # (degraded, but measured at neither). It has aged out of every status written after
+    # this: the TTL after its end, plus a reused estimate and a report period.
+    settled = degraded_since + timedelta(
+        seconds=TTL + DURATION + 1 + REESTIMATE_SECONDS + 2 * REPORT_SECONDS
+    )
     try:
 
         def found_degraded() -> dict[str, dict[str, Any]] | None:
+            if datetime.now(UTC) < settled:
+                return None
             measured = domains(cluster)
             leaves = {k: v for k, v in measured.items() if "/leaf-real-" in k}
             measured_all = len(leaves) == 3 and all("measuredGbps" in v for v in leaves.values())
@@ -170,19 +183,15 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
             None until every kind has one (a round probes inside the leaf last). A sample
             that started before the degradation measured the old rate: it is left out."""
             errors: dict[str, list[float]] = {"host": [], "uplink": [], "degraded": []}
-            for m in cluster.get("linkmeasurements")["items"]:
-                spec = m["spec"]
+            for item in cluster.get("linkmeasurements")["items"]:
+                spec = LinkMeasurement.model_validate(item).spec
                 if started(spec) < degraded_since:
                     continue
-                ends = {leaf_of(cluster, spec["sourceNode"]), leaf_of(cluster, spec["targetNode"])}
+                ends = {leaf_of(cluster, spec.source_node), leaf_of(cluster, spec.target_node)}
                 kind = (
-                    "host"
-                    if spec["level"] == "leaf"
-                    else "degraded"
-                    if crossed in ends
-                    else "uplink"
+                    "host" if spec.level == "leaf" else "degraded" if crossed in ends else "uplink"
                 )
-                errors[kind].append(spec["gbps"] / (SHAPED[kind] * GOODPUT) - 1)
+                errors[kind].append(spec.gbps / (SHAPED[kind] * GOODPUT) - 1)
             return errors if all(errors.values()) else None
 
         errors = cluster.wait_for(by_kind, what="samples across every kind of link", timeout=120)
@@ -198,7 +207,10 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
             if c["type"] == "Degraded"
         )  # fmt: skip
         assert condition["status"] == "True" and crossed in condition["message"]
-        assert any(crossed in e["message"] for e in topology_events(cluster, "LinkDegraded"))
+        cluster.wait_for(  # posted just after the status is written
+            lambda: any(crossed in e["message"] for e in topology_events(cluster, "LinkDegraded")),
+            what=f"a LinkDegraded Event naming {crossed}", timeout=30,
+        )  # fmt: skip
         series = scrape(cluster)
         assert any(k.startswith("netsched_link_degraded{") and crossed in k and v == 1
                    for k, v in series.items()), series  # fmt: skip
@@ -215,10 +227,15 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
 
         # Recovery clears it.
         set_uplink_rate(plane.real_prefix, slow, UPLINK_RATE)
+
+        def recovered() -> bool:
+            measured = domains(cluster)
+            return crossed in measured and not any(v.get("degraded") for v in measured.values())
+
+        cluster.wait_for(recovered, what=f"{crossed} to recover", timeout=420)
         cluster.wait_for(
-            lambda: not any(v.get("degraded") for v in domains(cluster).values()),
-            what=f"{crossed} to recover", timeout=420,
+            lambda: any(crossed in e["message"] for e in topology_events(cluster, "LinkRecovered")),
+            what=f"a LinkRecovered Event naming {crossed}", timeout=30,
         )  # fmt: skip
-        assert any(crossed in e["message"] for e in topology_events(cluster, "LinkRecovered"))
     finally:
         set_uplink_rate(plane.real_prefix, slow, UPLINK_RATE)
