@@ -12,6 +12,8 @@ of GPU nodes. Which one, in this order:
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -32,6 +34,11 @@ REAL_NODES = 4
 of uplinks for a gang that must leave one."""
 CRDS = Path(__file__).resolve().parents[1] / "crds"
 WAIT_SECONDS = 60.0
+TROUBLE = re.compile(r'^E\d{4} |"level":"(warn|error)"|took too long|[Tt]imeout')
+"""Log lines worth showing after a failed session: klog errors, etcd warnings, timeouts."""
+kept_logs: list[tuple[Path, dict[str, int]]] = []
+"""Where a failed session's control-plane logs were kept (the run directory goes), and how
+much of each was written before the first test (start-up noise, not shown)."""
 
 
 @dataclass
@@ -81,7 +88,7 @@ class Cluster:
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     from netsched import devcluster
 
     external = os.environ.get("NETSCHED_KUBECONFIG")
@@ -99,12 +106,41 @@ def cluster() -> Iterator[Cluster]:
         return
     run_dir = Path(tempfile.mkdtemp(prefix="netsched-test-cluster-")) / "cluster"
     plane = devcluster.up(nodes=test_nodes, run_dir=run_dir)
+    logs = run_dir / "logs"
+    started = {log.name: log.stat().st_size for log in logs.glob("*.log")}
     try:
         yield Cluster(kubeconfig=plane.kubeconfig, kubectl_binary=devcluster.kubectl_path())
     finally:
+        if request.session.testsfailed and logs.is_dir():
+            kept = Path(tempfile.mkdtemp(prefix="netsched-test-logs-"))
+            audit = shutil.ignore_patterns("audit*")  # large, and not what a reader wants
+            shutil.copytree(logs, kept, dirs_exist_ok=True, ignore=audit)
+            kept_logs.append((kept, started))
         # As saved: `real_nodes` may have added real nodes to it meanwhile.
         (devcluster.ControlPlane.load(run_dir) or plane).stop()
         run_dir.parent.rmdir()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """After a failed session, the trouble in the control plane's logs: CI keeps only what
+    it prints, and a stalled component is otherwise invisible behind a test's timeout."""
+    for kept, started in kept_logs:
+        terminalreporter.section(f"control-plane logs, kept in {kept}")
+        shown = 0
+        for log in sorted(kept.glob("*.log")):
+            if log.name == "audit.log":  # every watch's URL carries a timeout
+                continue
+            with log.open("rb") as text:
+                text.seek(started.get(log.name, 0))
+                lines = text.read().decode(errors="replace").splitlines()
+            trouble = [line[:300] for line in lines if TROUBLE.search(line)]
+            if trouble:
+                terminalreporter.write_line(f"{log.name}: last of {len(trouble)} such lines")
+                for line in trouble[-8:]:
+                    terminalreporter.write_line(f"  {line}")
+                shown += 1
+        if not shown:
+            terminalreporter.write_line("no klog error, etcd warning or timeout since start-up")
 
 
 @pytest.fixture(scope="session")
