@@ -209,10 +209,13 @@ def pods(cluster: Cluster, namespace: str, name: str | None = None) -> list[dict
     return sorted(listed, key=lambda p: int(p["metadata"]["labels"]["netsched.io/rank"]))
 
 
-def events(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
-    listed = cluster.get(
-        "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}"
-    )["items"]
+def events(
+    cluster: Cluster, namespace: str, name: str, reason: str | None = None
+) -> list[dict[str, Any]]:
+    """The Events about object ``name`` (a cluster-scoped object's are in ``default``),
+    of one ``reason`` if given."""
+    selector = f"involvedObject.name={name}" + (f",reason={reason}" if reason else "")
+    listed = cluster.get("events", "-n", namespace, "--field-selector", selector)["items"]
     return list(listed)
 
 

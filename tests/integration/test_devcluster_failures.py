@@ -69,6 +69,20 @@ def test_a_component_never_ready_fails_within_its_bound(tmp_path: Path) -> None:
     assert not processes.is_alive(sleeper.pid)
 
 
+def test_what_started_before_a_failure_is_stopped(tmp_path: Path) -> None:
+    """realnodes.start_nodes stops the daemons it started when a later node fails: its
+    caller never registered them, so `down` would not find them."""
+    started: list[processes.Running] = []
+    for name in ("relay", "containerd-n1", "kubelet-n1"):
+        started.append(processes.start(name, ["sleep", "300"], log=tmp_path / f"{name}.log"))
+    pids = [p.pid for p in started]
+
+    processes.stop_all(started)
+
+    assert started == []
+    assert not any(processes.is_alive(pid) for pid in pids)
+
+
 def test_a_killed_component_shows_in_status_and_up_starts_afresh(tmp_path: Path) -> None:
     run_dir = tmp_path / "cluster"
     plane = devcluster.up(nodes=devcluster.leaf_spine(2), run_dir=run_dir)

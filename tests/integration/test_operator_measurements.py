@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from gangs import OperatorProcess, network_topology, training_job, wait_phase
+from gangs import OperatorProcess, events, network_topology, training_job, wait_phase
 
 from conftest import Cluster
 
@@ -123,9 +123,8 @@ def test_impossible_measurements_are_refused_a_real_one_degrades_its_leaf_and_jo
         def reasons() -> set[tuple[str, str]] | None:
             """The topology's Events by link, once both of LEAF_1's are posted (they follow the
             status write)."""
-            events = cluster.get("events", "-n", "default", "--field-selector",
-                                 f"involvedObject.name={TOPOLOGY}")["items"]  # fmt: skip
-            found = {(e["reason"], leaf) for e in events for leaf in (LEAF_0, LEAF_1)
+            posted = events(cluster, "default", TOPOLOGY)
+            found = {(e["reason"], leaf) for e in posted for leaf in (LEAF_0, LEAF_1)
                      if leaf in e["message"]}  # fmt: skip
             return found if found >= {("LinkDegraded", LEAF_1), ("LinkRecovered", LEAF_1)} else None
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from gangs import (
     delete_jobs,
+    events,
     network_topology,
     pods,
     ranks_by_node,
@@ -106,11 +107,9 @@ def domains(cluster: Cluster) -> dict[str, dict[str, Any]]:
     return {d["name"]: d for d in status.get("domains") or []}
 
 
-def topology_events(cluster: Cluster, reason: str) -> list[dict[str, Any]]:
-    """The Events about the topology (a cluster-scoped object's go to ``default``)."""
-    selector = f"involvedObject.name={TOPOLOGY},reason={reason}"
-    found = cluster.get("events", "-n", "default", "--field-selector", selector)["items"]
-    return list(found)
+def event_names(cluster: Cluster, reason: str, link: str) -> bool:
+    """Whether an Event of ``reason`` about the topology names ``link``."""
+    return any(link in e["message"] for e in events(cluster, "default", TOPOLOGY, reason))
 
 
 @pytest.fixture
@@ -155,7 +154,7 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
     # A link's estimate is the median of its samples within the TTL: until the last sample
     # taken at the old rate has aged out, a status can hold a median of old and new rates
     # (degraded, but measured at neither). It has aged out of every status written after
-    # this: the TTL after its end, plus a reused estimate and a report period.
+    # this: the TTL after its end, plus a reused estimate and two report periods.
     settled = degraded_since + timedelta(
         seconds=TTL + DURATION + 1 + REESTIMATE_SECONDS + 2 * REPORT_SECONDS
     )
@@ -208,7 +207,7 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
         )  # fmt: skip
         assert condition["status"] == "True" and crossed in condition["message"]
         cluster.wait_for(  # posted just after the status is written
-            lambda: any(crossed in e["message"] for e in topology_events(cluster, "LinkDegraded")),
+            lambda: event_names(cluster, "LinkDegraded", crossed),
             what=f"a LinkDegraded Event naming {crossed}", timeout=30,
         )  # fmt: skip
         series = scrape(cluster)
@@ -234,7 +233,7 @@ def test_probes_find_the_degraded_uplink_and_the_next_gang_goes_around_it(
 
         cluster.wait_for(recovered, what=f"{crossed} to recover", timeout=420)
         cluster.wait_for(
-            lambda: any(crossed in e["message"] for e in topology_events(cluster, "LinkRecovered")),
+            lambda: event_names(cluster, "LinkRecovered", crossed),
             what=f"a LinkRecovered Event naming {crossed}", timeout=30,
         )  # fmt: skip
     finally:

@@ -35,7 +35,7 @@ from netsched.devcluster.processes import (
     is_alive,
     port_is_open,
     start,
-    stop,
+    stop_all,
     wait_until,
 )
 
@@ -123,9 +123,7 @@ class ControlPlane:
 
     def stop(self) -> None:
         """Stop every component, newest first, and remove the run directory."""
-        for running in reversed(self.processes):
-            stop(running)
-        self.processes.clear()
+        stop_all(self.processes)
         if self.real_prefix is not None:
             realnodes.remove_leftovers(self.real_prefix, run_dir=self.run_dir)
         shutil.rmtree(self.run_dir, ignore_errors=True)

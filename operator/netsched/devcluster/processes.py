@@ -90,6 +90,14 @@ def stop(running: Running) -> None:
             time.sleep(POLL_SECONDS)
 
 
+def stop_all(started: list[Running]) -> None:
+    """Stop every process of ``started``, newest first (a process may depend on an older
+    one, never the other way round), and empty the list."""
+    for running in reversed(started):
+        stop(running)
+    started.clear()
+
+
 def wait_until(
     running: Running,
     ready: Callable[[], bool],

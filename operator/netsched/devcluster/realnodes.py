@@ -43,7 +43,7 @@ import yaml
 from netsched.devcluster import fabric, images
 from netsched.devcluster.fabric import Fabric, Node
 from netsched.devcluster.failures import ComponentError
-from netsched.devcluster.processes import Running, start, wait_until
+from netsched.devcluster.processes import Running, start, stop_all, wait_until
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 SOCKET_ROOT = Path("/run/netsched")
@@ -323,7 +323,9 @@ def start_nodes(
 ) -> RealNodes:
     """Create the fabric and start every node's daemons; the caller registers the processes.
 
-    ``node_labels`` maps a real node's name to its tier labels.
+    ``node_labels`` maps a real node's name to its tier labels. If any node fails to
+    start, the processes already started are stopped before the error is raised: the
+    caller never registered them, so nothing else would.
     """
     require_tools()
     archives = images.build_all(bins["coredns"])
@@ -341,6 +343,38 @@ def start_nodes(
         nodes.processes.append(running)
         return running
 
+    try:
+        _start_all(
+            nodes,
+            launch,
+            api_socket,
+            bins=bins,
+            kubeconfig=kubeconfig,
+            apiserver_port=apiserver_port,
+            node_labels=node_labels,
+            archives=archives,
+            announce=announce,
+        )
+    except BaseException:
+        stop_all(nodes.processes)
+        raise
+    return nodes
+
+
+def _start_all(
+    nodes: RealNodes,
+    launch: Callable[[str, list[str]], Running],
+    api_socket: Path,
+    *,
+    bins: dict[str, Path],
+    kubeconfig: Path,
+    apiserver_port: int,
+    node_labels: dict[str, dict[str, str]],
+    archives: dict[str, Path],
+    announce: bool,
+) -> None:
+    """The relays into the API server, then every node's daemons, side by side."""
+    fabric_plan, run_dir = nodes.fabric, nodes.run_dir
     # Host side: the unix socket into the API server, and the fabric address pods use.
     relay = launch(
         "api-relay",
@@ -384,7 +418,6 @@ def start_nodes(
     # trainer's is 1.3 GB) into its containerd.
     with ThreadPoolExecutor(max_workers=len(fabric_plan.nodes)) as pool:
         list(pool.map(one, fabric_plan.nodes))
-    return nodes
 
 
 def _start_node(
