@@ -9,7 +9,8 @@ gpus               yes       GPUs it asks for: one pod on a host up to a host's 
                              else pods of a host's GPUs (or of their gcd with it)
 pattern            yes       DataParallel, ModelParallel, PipelineParallel, ExpertParallel,
                              Hybrid or None (as a TrainingJob's communication.pattern)
-bytes_per_step     yes       bytes a rank exchanges per step (communication.bytesPerStep)
+bytes_per_step     yes       bytes a rank exchanges per step, as communication.bytesPerStep
+                             is written (``14Gi``, ``500M`` or a whole number)
 steps              yes       training steps it runs
 compute_seconds    yes       one step's compute time, without communication
 priority           no        higher goes first in the queue (default 0)
@@ -29,6 +30,7 @@ import csv
 import math
 from pathlib import Path
 
+from netsched.api.quantity import byte_count
 from netsched.domain.demand import Demand, ParallelDegrees, Pattern, demand_problems
 from netsched.domain.scheme import TopologyScheme
 from netsched.domain.simulation import SimulatedJob
@@ -83,6 +85,7 @@ def read_trace(path: Path, *, gpus_per_host: int, scheme: TopologyScheme) -> lis
     if unknown:
         raise TraceError(f"{path}:1: unknown column {', '.join(unknown)}")
     jobs, names = [], set()
+    line = 1
     for line, row in enumerate(reader, start=2):
         job = _job(row, line=line, where=f"{path}:{line}", gpus_per_host=gpus_per_host)
         if job.name in names:
@@ -92,6 +95,8 @@ def read_trace(path: Path, *, gpus_per_host: int, scheme: TopologyScheme) -> lis
         if problems:
             raise TraceError(f"{path}:{line}: {problems[0].message}")
         jobs.append(job)
+    if not jobs:
+        raise TraceError(f"{path}:{line}: no jobs: after the header, one line a job")
     return jobs
 
 
@@ -103,9 +108,18 @@ def _job(row: dict[str, str], *, line: int, where: str, gpus_per_host: int) -> S
         except ValueError:
             wanted = "an integer" if kind is int else "a number"
             raise TraceError(f"{where}: column {column}: {raw!r} is not {wanted}") from None
-        if not math.isfinite(value) or value < least:
+        if not math.isfinite(value):
+            raise TraceError(f"{where}: column {column}: {raw} is not a finite number")
+        if value < least:
             raise TraceError(f"{where}: column {column}: {raw} must be at least {least:g}")
         return value
+
+    def byte_column(column: str) -> int:
+        raw = (row.get(column) or "").strip()
+        try:
+            return byte_count(int(raw) if raw.isdigit() else raw)
+        except ValueError as error:
+            raise TraceError(f"{where}: column {column}: {error}") from None
 
     gpus = int(number("gpus", int, least=1))
     pattern_name = (row.get("pattern") or "").strip()
@@ -123,7 +137,7 @@ def _job(row: dict[str, str], *, line: int, where: str, gpus_per_host: int) -> S
         replicas=pods,
         gpus_per_pod=per_pod,
         pattern=pattern,
-        bytes_per_step=int(number("bytes_per_step", int, least=0)),
+        bytes_per_step=byte_column("bytes_per_step"),
         degrees=hybrid_degrees(pods, per_pod) if pattern is Pattern.HYBRID else None,
     )
     priority = (row.get("priority") or "").strip()

@@ -71,12 +71,33 @@ def test_the_plot_is_written(tmp_path: Path) -> None:
         ("0,eight,DataParallel,1,1,1,0,a", "trace.csv:2: column gpus: 'eight' is not an integer"),
         ("0,8,AllReduce,1,1,1,0,a", "trace.csv:2: column pattern: 'AllReduce' is not one of"),
         ("-5,8,DataParallel,1,1,1,0,a", "trace.csv:2: column arrival_seconds: -5 must be at"),
-        ("0,8,DataParallel,1,1,nan,0,a", "trace.csv:2: column compute_seconds: nan must be"),
+        ("0,8,DataParallel,1,1,nan,0,a", "trace.csv:2: column compute_seconds: nan is not a fin"),
+        ("0,8,DataParallel,1,inf,1,0,a", "trace.csv:2: column steps: 'inf' is not an integer"),
+        ("0,8,DataParallel,1,1,inf,0,a", "trace.csv:2: column compute_seconds: inf is not a fin"),
+        ("0,8,DataParallel,1e9,1,1,0,a", "trace.csv:2: column bytes_per_step: '1e9' is not a by"),
+        ("0,8,DataParallel,-1,1,1,0,a", "trace.csv:2: column bytes_per_step: '-1' is not a byte"),
     ],
 )  # fmt: skip
 def test_a_bad_value_names_its_line_and_column(tmp_path: Path, line: str, message: str) -> None:
     code, out = simulate(tmp_path, HEADER + line + "\n")
     assert code == 2 and message in out, out
+
+
+def test_bytes_per_step_is_written_as_in_a_trainingjob(tmp_path: Path) -> None:
+    """``14Gi`` or ``500M`` as in ``communication.bytesPerStep``, or a whole number; the
+    same payload written either way simulates the same."""
+    runs = []
+    for payload in ("1Gi", "1073741824"):
+        code, out = simulate(tmp_path, HEADER + f"0,16,DataParallel,{payload},200,0.5,0,ddp\n",
+                             "--strategy", "netsched", "-o", "json")  # fmt: skip
+        assert code == 0, out
+        runs.append(json.loads(out)["jobs"][0])
+    assert runs[0] == runs[1] and runs[0]["comm_seconds_per_step"] > 0
+
+
+def test_a_trace_without_jobs_is_refused(tmp_path: Path) -> None:
+    code, out = simulate(tmp_path, HEADER)
+    assert code == 2 and "trace.csv:1: no jobs" in out, out
 
 
 def test_a_missing_column_a_duplicate_name_and_an_unknown_strategy_are_refused(

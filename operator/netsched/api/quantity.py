@@ -85,6 +85,18 @@ def quantity_bytes(value: int | str) -> int:
     return math.ceil(parse_quantity(value))
 
 
+def byte_count(value: int | str) -> int:
+    """A ``bytesPerStep`` byte count (``14Gi``, ``500M``, ``1000``), checked, in bytes.
+
+    >>> byte_count("1.5Ki"), byte_count("1000")
+    (1536, 1000)
+
+    Raises:
+        ValueError: not a byte count; the message says what to write.
+    """
+    return quantity_bytes(_check_bytes(value))
+
+
 def _check_kube(value: int | str) -> int | str:
     parse_quantity(value)
     return value
