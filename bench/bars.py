@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import workloads
+from docs_sections import bar
 from netsched.domain.cost import Cost
-from runs import OptimalResult, ReplaySummary, is_issue_replay, mean, percentile, ratio
+from runs import LARGE, OptimalResult, ReplaySummary, is_issue_replay, mean, percentile, ratio
 
 DEGRADED = "lingjun-degraded"
 HEALTHY = "lingjun"
-
-
-def bar(ok: bool, text: str) -> str:
-    return f"{'PASS' if ok else 'FAIL'}  {text}"
 
 
 def sweep_label(name: str, costs: dict[str, list[Cost]]) -> str:
@@ -118,6 +115,30 @@ def beside_the_bars(replays: dict[str, list[ReplaySummary]], *, shared: bool) ->
             f"(netsched/tas {ratio(ours, tas)}){head_to_head(by['netsched'])}"
             f"{chose_with_shares(by['netsched'])}"
         )
+    return lines
+
+
+def contention_bars(replays: dict[str, list[ReplaySummary]]) -> list[str]:
+    """Issue 12's comm/step bars on the replays with links shared by running gangs.
+
+    Read on netsched as the operator runs it: choosing with the running gangs' shares
+    (and the occupancy price), against tas costed on the same shared links. Every shared
+    replay: at most tas's mean; the large stream's: at most 0.90 x tas's.
+    """
+    lines = []
+    for summaries in replays.values():
+        by = {s.strategy: s for s in summaries}
+        ours, run = by["netsched"], by["netsched"].run
+        if not run.shared or ours.chose_with_shares is None:
+            continue
+        chosen, alone, tas = ours.chose_with_shares, ours.mean_comm, by["tas"].mean_comm
+        figures = (
+            f"netsched choosing with the shares {chosen * 1e3:.2f} ms (choosing alone "
+            f"{alone * 1e3:.2f} ms), tas {tas * 1e3:.2f} ms: netsched/tas {ratio(chosen, tas)}"
+        )
+        lines.append(bar(chosen <= tas * (1 + 1e-9), f"{run.label}: {figures} <= 1.00"))
+        if run.stream.key == LARGE.key:
+            lines.append(bar(chosen <= 0.9 * tas, f"{run.label}: {figures} <= 0.90"))
     return lines
 
 

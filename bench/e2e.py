@@ -13,6 +13,8 @@ operator as users run it (``netsched run``, a separate process). Three parts:
    placements read from the API and priced by ``netsched.domain.cost.predict``;
 2. **Throughput and latency**: 100 gangs x 8 pods submitted at once on 1000 nodes, by
    both, in alternating rounds (the machine is shared: ratios of one round are paired);
+   then the same gangs as a steady stream (2 gangs a second), the latency a gang sees
+   when the cluster keeps up with its arrivals;
 3. **Scale**: the operator's memory, CPU and decision time at 1000 and 5000 nodes with
    gangs holding about half the GPUs.
 
@@ -38,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
 import e2e_gangs
 import e2e_report
-from e2e_batches import Batch, clear, cpu_seconds, run_kube, run_netsched
+from e2e_batches import Batch, clear, cpu_seconds, percentile, run_kube, run_netsched
 from e2e_kube import Api, wait_for
 from e2e_operator import DECISION, Operator, Scrape, bucket_bound, histogram_quantile
 from e2e_report import Quality, Results, ScalePoint, Throughput
@@ -63,6 +65,8 @@ def arguments() -> argparse.Namespace:
     add("--rounds", type=int, default=5, help="alternating throughput rounds")
     add("--fill", type=float, default=0.5, help="share of GPUs the scale part's gangs ask")
     add("--threads", type=int, default=4, help="concurrent creates of a batch sent at once")
+    add("--paced-rate", type=float, default=2.0, help="gangs a second of the paced batches")
+    add("--paced-rounds", type=int, default=2, help="alternating paced rounds")
     add("--seed", type=int, default=2024)
     add("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     add("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
@@ -211,7 +215,30 @@ def throughput(
         log(f"round {round_}: netsched {ours.pods_per_second:.1f} pods/s")
         result.rounds.append((kube, ours))
     result.alone = one_by_one(api, operator, args, log)
+    result.paced_every = 1.0 / args.paced_rate
+    for round_ in range(1, args.paced_rounds + 1):
+        result.paced.append(paced(api, operator, gangs, round_, result.paced_every, log))
     return result
+
+
+def paced(
+    api: Api, operator: Operator, gangs: list[e2e_gangs.Gang], round_: int, every: float, log: Log
+) -> tuple[Batch, Batch]:
+    """The throughput part's gangs as a steady stream, one every ``every`` seconds, to
+    kube-scheduler alone and then to netsched: create-to-all-bound when nothing piles up."""
+    kube_ns = f"e2e-paced-kube-{round_}"
+    kube = run_kube(api, gangs, kube_ns, threads=1, every=every)
+    clear(api, kube_ns)
+    start_operator(operator, log)
+    ns = f"e2e-paced-ns-{round_}"
+    try:
+        ours = run_netsched(api, gangs, ns, threads=1, every=every)
+    finally:
+        operator.stop()
+    clear(api, ns)
+    p95 = [percentile(b.latencies(), 0.95) for b in (kube, ours)]
+    log(f"paced round {round_}: p95 kube-scheduler alone {p95[0]:.2f} s, netsched {p95[1]:.2f} s")
+    return kube, ours
 
 
 def one_by_one(api: Api, operator: Operator, args: argparse.Namespace, log: Log) -> list[Batch]:

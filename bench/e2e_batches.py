@@ -118,12 +118,16 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
-def run_kube(api: Api, gangs: list[Gang], namespace: str, *, threads: int) -> Batch:
-    """Submit the gangs as plain pods; kube-scheduler alone places them."""
+def run_kube(
+    api: Api, gangs: list[Gang], namespace: str, *, threads: int, every: float = 0.0
+) -> Batch:
+    """Submit the gangs as plain pods; kube-scheduler alone places them.
+
+    ``every`` > 0 paces them: one gang's pods every ``every`` seconds (see :func:`_send`)."""
     api.apply_namespace(namespace)
     bodies = e2e_gangs.pod_bodies(gangs, namespace)
     with BindWatch(api, namespace) as watch:
-        times = api.create_all(bodies, threads=threads)
+        times = _send(api, bodies, [g.pods for g in gangs], threads=threads, every=every)
         watch.wait_bound(_pod_names(gangs), timeout=BIND_TIMEOUT)
     sent: dict[str, float] = {}
     position = 0
@@ -134,12 +138,16 @@ def run_kube(api: Api, gangs: list[Gang], namespace: str, *, threads: int) -> Ba
     return Batch(KUBE, gangs, sent, watch.bound, nodes, watch.created, watch.pinned)
 
 
-def run_netsched(api: Api, gangs: list[Gang], namespace: str, *, threads: int) -> Batch:
-    """Submit the gangs as TrainingJobs to the running operator; wait until each is Running."""
+def run_netsched(
+    api: Api, gangs: list[Gang], namespace: str, *, threads: int, every: float = 0.0
+) -> Batch:
+    """Submit the gangs as TrainingJobs to the running operator; wait until each is Running.
+
+    ``every`` > 0 paces them: one TrainingJob every ``every`` seconds (see :func:`_send`)."""
     api.apply_namespace(namespace)
     bodies = e2e_gangs.job_bodies(gangs, namespace)
     with BindWatch(api, namespace) as watch:
-        times = api.create_all(bodies, threads=threads)
+        times = _send(api, bodies, [1] * len(gangs), threads=threads, every=every)
         watch.wait_bound(_pod_names(gangs), timeout=BIND_TIMEOUT)
     sent = {gang.name: at for gang, at in zip(gangs, times, strict=True)}
     jobs: dict[str, dict[str, Any]] = {}
@@ -152,6 +160,21 @@ def run_netsched(api: Api, gangs: list[Gang], namespace: str, *, threads: int) -
     wait_for(running, what=f"every TrainingJob of {namespace} to be Running", timeout=300)
     nodes = _nodes(api, namespace)
     return Batch(NETSCHED, gangs, sent, watch.bound, nodes, watch.created, watch.pinned, jobs)
+
+
+def _send(
+    api: Api,
+    bodies: list[tuple[str, bytes]],
+    arrivals: list[int],
+    *,
+    threads: int,
+    every: float,
+) -> list[float]:
+    """At once (``threads`` concurrent creates), or paced: a gang's objects (``arrivals``)
+    every ``every`` seconds, a steady stream the cluster can keep up with."""
+    if every > 0:
+        return api.create_paced(bodies, arrivals=arrivals, every=every)
+    return api.create_all(bodies, threads=threads)
 
 
 def _pod_names(gangs: list[Gang]) -> list[str]:

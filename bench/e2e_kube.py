@@ -89,15 +89,29 @@ class Api:
         With ``threads`` 1 they go out one by one, in order; with more, "at once".
         """
 
-        def send(item: tuple[str, bytes]) -> float:
-            sent = time.time()
-            self.request("POST", item[0], item[1])
-            return sent
-
         if threads == 1:
-            return [send(item) for item in bodies]
+            return [self._send(item) for item in bodies]
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            return list(pool.map(send, bodies))
+            return list(pool.map(self._send, bodies))
+
+    def create_paced(
+        self, bodies: Sequence[tuple[str, bytes]], *, arrivals: Sequence[int], every: float
+    ) -> list[float]:
+        """POST the bodies in order as a steady stream: ``arrivals[i]`` of them (a gang's
+        objects) at ``i * every`` seconds from the start; returns each one's send time."""
+        if sum(arrivals) != len(bodies):
+            raise ValueError(f"arrivals add up to {sum(arrivals)}, not the {len(bodies)} bodies")
+        start, times = time.monotonic(), []
+        items = iter(bodies)
+        for index, count in enumerate(arrivals):
+            time.sleep(max(0.0, start + index * every - time.monotonic()))
+            times += [self._send(next(items)) for _ in range(count)]
+        return times
+
+    def _send(self, item: tuple[str, bytes]) -> float:
+        sent = time.time()
+        self.request("POST", item[0], item[1])
+        return sent
 
     def delete_collection(self, path: str) -> None:
         """Delete every object of a collection, at once (no grace period)."""

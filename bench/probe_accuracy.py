@@ -28,9 +28,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from docs_sections import replace
+from docs_sections import machine, replace
 from netsched.probe.iperf3 import DEFAULT_PORT, Failed, client_command, parse_report
-from report import machine
 
 RATES = {"50mbit": 0.05, "200mbit": 0.2, "1gbit": 1.0}
 SETTINGS = {"agent default (10 s, 4 streams)": (10, 4), "tests (3 s, 2 streams)": (3, 2)}
