@@ -12,6 +12,7 @@ resolution, too coarse for gangs bound within a second or two.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 import threading
@@ -165,7 +166,10 @@ class BindWatch:
         self._stop.set()
         response = self._response
         if response is not None:
-            response.shutdown()  # unblocks the read in the watch thread
+            # unblocks the read in the watch thread; if that thread saw the stop first and
+            # released the stream, its socket is closed already (EBADF): nothing to unblock
+            with contextlib.suppress(OSError):
+                response.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=10)
 

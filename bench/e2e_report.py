@@ -448,10 +448,18 @@ def findings(results: Results, bar_lines: list[str]) -> list[str]:
         explained.add("throughput")
     spans = ", ".join(f"{kube.span_seconds:.1f}" for kube, _ in (t.rounds if t else [])) or "?"
     solo = f"{median([b.latencies()[0] for b in t.alone]):.2f}" if t and t.alone else "?"
+    kube_cpu = median([sum(k.cpu.values()) for k, _ in t.rounds]) if t and t.rounds else 0.0
+    ours_cpu = median([sum(n.cpu.values()) for _, n in t.rounds]) if t and t.rounds else 0.0
+    figures = {
+        "kube_spans": spans,
+        "solo": solo,
+        "cpu_times": f"{ours_cpu / kube_cpu:.1f}" if kube_cpu and ours_cpu else "?",
+        "kube_p95": f"{median(t.p95s(0)):.2f}" if t and t.rounds else "?",
+    }
     lines = []
     for topic, text in CAUSES.items():
         if topic in explained:
-            lines += [text.format(kube_spans=spans, solo=solo, paced=_paced_note(t)), ""]
+            lines += [text.format(**figures, paced=_paced_note(t)), ""]
     return lines
 
 
@@ -476,8 +484,8 @@ CAUSES = {
     "throughput": (
         "**Why netsched's pods/s trails kube-scheduler's** (short of the aim, "
         f"{AIM_THROUGHPUT}x, whether or not it passes the bar). The machine is CPU-bound (a "
-        "batch saturates both cores), and netsched's flow costs the cluster more than twice the "
-        "CPU per pod: see the CPU table under *Throughput and latency* and the profile "
+        "batch saturates both cores), and netsched's flow costs the cluster {cpu_times} times "
+        "the CPU per pod: see the CPU table under *Throughput and latency* and the profile "
         "beneath it. The ratio of pods/s follows the ratio of CPU seconds per batch, moved "
         "round by round by the shared machine: a median near the bar passes or fails by "
         "that draw, not by a change in netsched."
@@ -491,7 +499,7 @@ CAUSES = {
         "the 95th gang binds close to the end of the batch, while one gang on its own binds "
         "in {solo} s (the line under the table). kube-scheduler alone's gangs "
         "are timed from their own first pod, sent while the batch is still being created, "
-        "so its p95 stays near a second; but its batches of the same pods took "
+        "so its p95 is {kube_p95} s (median of the rounds); but its batches of the same pods took "
         "{kube_spans} s from first send to last bind. A batch whose jobs all arrive at once "
         "cannot bind its 95th gang within 5 s unless netsched creates, pins and binds the "
         "pods about as fast as kube-scheduler alone creates and binds them.{paced}"
